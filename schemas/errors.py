@@ -1,0 +1,109 @@
+"""The one error tree of newsingest.
+
+Every failure the pipeline expects is one of these; anything else is a bug.
+Each error carries a short machine-readable ``reason`` (a slug such as
+``http_404`` or ``entity_expansion``) that is recorded on the feed, article or
+dead letter it concerns and used as a metric label.
+
+::
+
+    NewsIngestError
+    ├── TransientError            retry later, with exponential backoff and jitter
+    │   ├── FetchTransient        timeout, connection reset, 5xx, 429 (carries retry_after)
+    │   ├── DatabaseUnavailable   the database cannot be reached or is locked
+    │   └── BrokerUnavailable     Redis cannot be reached
+    └── PermanentError            never retried: recorded, or dead-lettered
+        ├── ConfigError           an invalid setting; the process refuses to start
+        ├── FetchRefused          4xx, address guard, robots.txt, redirect loop, wrong content type
+        ├── ContentTooLarge       body or decompressed body over its cap
+        ├── FeedError             the bytes are not a usable feed
+        │   ├── MalformedFeed     not XML/JSON we can read, or no entries recoverable
+        │   └── HostileFeed       entity expansion, external entities, DTD tricks
+        ├── NotAnArticle          the page yields no article text
+        └── InvalidMessage        a queue message that does not validate
+
+Catch ``TransientError`` to decide "retry", ``PermanentError`` to decide
+"record and move on"; catch ``NewsIngestError`` to handle both.
+"""
+
+from __future__ import annotations
+
+
+class NewsIngestError(Exception):
+    """Base of every error newsingest raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.reason
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}" if self.args else self.reason
+
+
+class TransientError(NewsIngestError):
+    """Worth retrying later: the same input may succeed."""
+
+    reason = "transient"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
+class FetchTransient(TransientError):
+    reason = "fetch_transient"
+
+
+class DatabaseUnavailable(TransientError):
+    reason = "database_unavailable"
+
+
+class BrokerUnavailable(TransientError):
+    reason = "broker_unavailable"
+
+
+class PermanentError(NewsIngestError):
+    """Retrying the same input will fail the same way."""
+
+    reason = "permanent"
+
+
+class ConfigError(PermanentError):
+    reason = "config"
+
+
+class FetchRefused(PermanentError):
+    reason = "fetch_refused"
+
+
+class ContentTooLarge(PermanentError):
+    reason = "too_large"
+
+
+class FeedError(PermanentError):
+    reason = "feed_error"
+
+
+class MalformedFeed(FeedError):
+    reason = "malformed_feed"
+
+
+class HostileFeed(FeedError):
+    reason = "hostile_feed"
+
+
+class NotAnArticle(PermanentError):
+    reason = "not_an_article"
+
+
+class InvalidMessage(PermanentError):
+    reason = "invalid_message"

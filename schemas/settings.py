@@ -1,0 +1,203 @@
+"""The one typed settings object, read from ``NEWSINGEST_*`` variables and an optional ``.env``.
+
+Read it through :func:`get_settings` (cached, validated once). An invalid value
+raises :class:`schemas.errors.ConfigError` whose message names the variable, so
+the CLI can refuse to start with a one-line explanation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from functools import lru_cache
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.errors import ConfigError
+
+ENV_PREFIX = "NEWSINGEST_"
+SECRET_FIELDS = frozenset({"database_url", "broker_url"})
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept ``postgres://``, ``postgresql://`` and ``postgresql+psycopg://``; use psycopg 3."""
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def mask_url(url: str | None) -> str | None:
+    """Replace the password in a URL by ``***`` (``redis://:pw@h`` and ``pg://u:pw@h`` alike)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Settings(BaseSettings):
+    """Every knob of newsingest. Field ``foo_bar`` is set by ``NEWSINGEST_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Storage and queue
+    database_url: str = Field(
+        default="sqlite:///newsingest.db",
+        description="SQLAlchemy URL; SQLite file in the working directory by default. "
+        "postgresql:// URLs use psycopg 3.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Redis URL of the Celery broker; unset = in-process mode (no Redis).",
+    )
+    spacy_model: str = Field(
+        default="en_core_web_sm",
+        description="spaCy pipeline for entities: an installed package name or a path.",
+    )
+    concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=512,
+        description="Worker processes for extraction and NLP; 0 = one per CPU core.",
+    )
+
+    # HTTP
+    user_agent: str = Field(
+        default="newsingest/0.1 (+https://github.com/newsingest/newsingest)",
+        min_length=3,
+        description="User-Agent header sent with every request.",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(default=20.0, gt=0, description="Seconds between bytes.")
+    total_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds for a whole response, body included."
+    )
+    max_feed_bytes: int = Field(
+        default=10_000_000, gt=0, description="Cap on a feed body (after decompression)."
+    )
+    max_page_bytes: int = Field(
+        default=5_000_000, gt=0, description="Cap on an article page (after decompression)."
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed.")
+    fetch_concurrency: int = Field(
+        default=32, ge=1, le=1024, description="Concurrent downloads in one fetcher."
+    )
+    per_host_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Concurrent downloads per host."
+    )
+    per_host_delay: float = Field(
+        default=0.0, ge=0, description="Minimum seconds between two requests to one host."
+    )
+    respect_robots: bool = Field(default=True, description="Honour robots.txt for articles.")
+    allowed_networks: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs that may be fetched although private, loopback "
+        "or link-local (refused by default).",
+    )
+
+    # Scheduling
+    default_poll_interval: int = Field(
+        default=900, ge=30, description="Seconds between polls of a new feed."
+    )
+    lock_ttl: int = Field(
+        default=600, ge=10, description="Seconds before a poll lock on a feed expires."
+    )
+
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = normalize_database_url(value)
+        scheme = value.split(":", 1)[0]
+        if scheme not in {"sqlite", "postgresql+psycopg"}:
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if urlsplit(value).scheme not in {"redis", "rediss"}:
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def workers(self) -> int:
+        """Concurrency with 0 resolved to the number of usable cores."""
+        if self.concurrency:
+            return self.concurrency
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+
+    @property
+    def in_process(self) -> bool:
+        return self.broker_url is None
+
+    def masked(self) -> dict[str, Any]:
+        """Effective values for display, secrets masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                value = mask_url(value)
+            elif name == "allowed_networks":
+                value = ",".join(str(n) for n in value)
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning a validation error into a ConfigError naming the variables."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return load_settings()

@@ -1,0 +1,152 @@
+"""Shared fixtures: the shared corpus, and real services (PostgreSQL, Redis).
+
+Under ``CI=true`` a missing service or a missing ../shared/ folder is a test
+failure, never a silent skip; on a laptop without them those tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("NEWSINGEST_SHARED_DIR", ROOT.parent / "shared"))
+CACHE = ROOT / ".cache" / "corpus"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip when a resource is missing, except under CI where that is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{why} (CI=true: a missing resource is a failure, not a skip)")
+    pytest.skip(why)
+
+
+def unpack(archive: str) -> Path:
+    """Unpack ../shared/corpus/<archive> once into .cache/corpus/ and return that folder."""
+    source = SHARED / "corpus" / archive
+    need(source.is_file(), f"{source} not found")
+    target = CACHE / archive.split(".")[0]
+    marker = target / ".unpacked"
+    if not marker.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(source) as tar:
+            tar.extractall(target, filter="data")
+        marker.touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def feeds_corpus() -> Path:
+    """The unpacked feeds.tar.xz (a folder holding ``feeds/``)."""
+    return unpack("feeds.tar.xz") / "feeds"
+
+
+@pytest.fixture(scope="session")
+def sitemaps_corpus() -> Path:
+    """The unpacked sitemaps.tar.xz (a folder holding ``sitemaps/``)."""
+    return unpack("sitemaps.tar.xz") / "sitemaps"
+
+
+@pytest.fixture(scope="session")
+def pages_corpus() -> Path:
+    """The unpacked trafilatura evaluation pages (a folder holding ``trafilatura_eval/``)."""
+    return unpack("news-pages-trafilatura-eval.tar.xz") / "trafilatura_eval"
+
+
+@pytest.fixture(scope="session")
+def seed_article() -> str:
+    path = SHARED / "corpus" / "seed-article.txt"
+    need(path.is_file(), f"{path} not found")
+    return path.read_text(encoding="utf-8")
+
+
+# --- real services --------------------------------------------------------------------------
+
+PG_ADMIN_URL = os.environ.get(
+    "NEWSINGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("NEWSINGEST_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _postgres_admin_engine():  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:
+        engine.dispose()
+        need(False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
+    return engine
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = _postgres_admin_engine()
+    name = f"newsingest_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    base = sa.engine.make_url(PG_ADMIN_URL)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'newsingest.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs twice: on SQLite and on the real PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis (database 15), flushed before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        need(False, f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No NEWSINGEST_* variable from the caller's shell leaks into a test; cache reset."""
+    from schemas.settings import get_settings
+
+    for name in list(os.environ):
+        if name.startswith("NEWSINGEST_") and not name.startswith("NEWSINGEST_TEST_"):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
