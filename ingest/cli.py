@@ -19,7 +19,13 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from schemas.errors import ConfigError, NewsIngestError, TransientError
+from schemas.errors import (
+    BrokerUnavailable,
+    ConfigError,
+    DatabaseUnavailable,
+    NewsIngestError,
+    TransientError,
+)
 from schemas.settings import Settings, get_settings
 
 EXIT_OK = 0
@@ -70,16 +76,32 @@ def settings() -> Settings:
         raise fail(exc.message, EXIT_CONFIG) from None
 
 
+def _infra_error(exc: BaseException) -> BaseException | None:
+    """The first database or broker failure in ``exc`` (looking inside exception groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _infra_error(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(exc, sqlalchemy.exc.OperationalError | DatabaseUnavailable | BrokerUnavailable):
+        return exc
+    return None
+
+
 @contextmanager
 def infrastructure(what: str) -> Iterator[None]:
     """Turn connection failures into a one-line error and exit code 3."""
     try:
         yield
-    except sqlalchemy.exc.OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise fail(f"{what} unavailable: {reason}", EXIT_INFRA) from None
-    except TransientError as exc:
-        raise fail(f"{what} unavailable: {exc}", EXIT_INFRA) from None
+    except (sqlalchemy.exc.OperationalError, TransientError, BaseExceptionGroup) as exc:
+        found = _infra_error(exc)
+        if found is None:
+            raise
+        if isinstance(found, sqlalchemy.exc.OperationalError):
+            reason = str(found.orig or found).strip().splitlines()[0]
+            raise fail(f"database unavailable: {reason}", EXIT_INFRA) from None
+        raise fail(f"{what} unavailable: {found}", EXIT_INFRA) from None
 
 
 def engine() -> Engine:
@@ -273,6 +295,135 @@ def feeds_export(
     else:
         output.write_bytes(data)
         err.print(f"{len(subs)} feed(s) written to {output}")
+
+
+class PlainReporter:
+    """One line per feed, for cron mail and pipes."""
+
+    def feeds_started(self, total: int) -> None:
+        err.print(f"polling {total} feed(s)")
+
+    def feed_done(self, url: str, outcome: str) -> None:
+        err.print(f"feed {url}: {outcome}")
+
+    def articles_found(self, count: int) -> None: ...
+
+    def article_done(self, url: str, outcome: str) -> None: ...
+
+
+class ProgressReporter:
+    """Rich progress bars for feeds and articles, on a terminal."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.feeds = progress.add_task("feeds", total=0)
+        self.articles = progress.add_task("articles", total=0)
+
+    def feeds_started(self, total: int) -> None:
+        self.progress.update(self.feeds, total=total)
+
+    def feed_done(self, url: str, outcome: str) -> None:
+        self.progress.advance(self.feeds)
+        if outcome.startswith("failed"):
+            self.progress.console.print(f"[red]feed {url}: {outcome}")
+
+    def articles_found(self, count: int) -> None:
+        task = self.progress.tasks[self.articles]
+        self.progress.update(self.articles, total=(task.total or 0) + count)
+
+    def article_done(self, url: str, outcome: str) -> None:
+        self.progress.advance(self.articles)
+
+
+def make_enqueuer(s: Settings) -> Any:
+    from ingest.poll import NoEnqueuer
+
+    if s.broker_url is None:
+        return NoEnqueuer()
+    from ingest.enqueue import CeleryEnqueuer
+
+    return CeleryEnqueuer.from_settings(s)
+
+
+@app.command("poll")
+def poll_cmd(
+    all_feeds: Annotated[bool, typer.Option("--all", help="Poll every active feed now.")] = False,
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="Poll only this feed URL (repeatable).")
+    ] = None,
+) -> None:
+    """Poll the due feeds once and exit (for cron). Exit 0 when the run completed."""
+    import asyncio
+
+    from ingest.poll import run_poll
+    from schemas.urls import InvalidUrl, normalize_url
+
+    s = settings()
+    urls = None
+    if feed:
+        try:
+            urls = [normalize_url(u) for u in feed]
+        except InvalidUrl as exc:
+            raise fail(f"--feed: {exc.message}", EXIT_BAD_INPUT) from None
+    bound = engine()
+    enqueuer = make_enqueuer(s)
+    with infrastructure("broker"):
+        if err.is_terminal:
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as progress:
+                summary = asyncio.run(
+                    run_poll(
+                        s,
+                        bound,
+                        enqueuer,
+                        reporter=ProgressReporter(progress),
+                        everything=all_feeds,
+                        urls=urls,
+                    )
+                )
+        else:
+            summary = asyncio.run(
+                run_poll(
+                    s, bound, enqueuer, reporter=PlainReporter(), everything=all_feeds, urls=urls
+                )
+            )
+    if feed and summary.feeds_polled + summary.feeds_locked == 0:
+        raise fail("no active subscribed feed matches --feed", EXIT_BAD_INPUT)
+    out.print(
+        f"feeds: {summary.feeds_polled} polled, {summary.feeds_not_modified} not modified, "
+        f"{summary.feeds_failed} failed, {summary.feeds_locked} locked by another run"
+    )
+    out.print(
+        f"articles: {summary.articles_new} new, {summary.articles_duplicate} duplicate, "
+        f"{summary.articles_not_article} not an article, {summary.articles_failed} failed, "
+        f"{summary.articles_retry} to retry, {summary.articles_enqueued} enqueued"
+    )
+    for url, reason in summary.failures:
+        err.print(f"[yellow]failed[/] {url}: {reason}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    older_than: Annotated[
+        int, typer.Option(help="Re-send articles queued longer ago than this (seconds).")
+    ] = 900,
+) -> None:
+    """Re-send articles stored but not yet processed (after a Redis loss, for instance)."""
+    from datetime import timedelta
+
+    from ingest.articles import queued_older_than
+
+    s = settings()
+    if s.broker_url is None:
+        out.print("no broker configured (in-process mode): nothing to re-send")
+        return
+    bound = engine()
+    with infrastructure("database"), bound.begin() as conn:
+        hashes = queued_older_than(conn, timedelta(seconds=older_than))
+    with infrastructure("broker"):
+        sent = make_enqueuer(s).send(hashes) if hashes else 0
+    out.print(f"{sent} article(s) re-sent to the extract queue")
 
 
 def main() -> None:

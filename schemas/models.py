@@ -56,10 +56,16 @@ class FeedKind(StrEnum):
 
 
 class ArticleStatus(StrEnum):
-    QUEUED = "queued"  # extracted, message sent, entities pending
+    """Where an article is in the pipeline. The row is written when a fetcher claims the URL,
+    so the database, not the queue, knows about every article in flight."""
+
+    FETCHING = "fetching"  # claimed by a fetcher; download and extraction under way
+    RETRY = "retry"  # transient download failure; a later poll may claim it again
+    NOT_ARTICLE = "not_article"  # page yields no article text, see status_reason
+    FAILED = "failed"  # permanent failure (fetch refused, dead-lettered), see status_reason
+    QUEUED = "queued"  # text extracted and stored, message sent, entities pending
     PROCESSED = "processed"  # entities stored
     SKIPPED = "skipped"  # stored without entities, see status_reason (e.g. language)
-    FAILED = "failed"  # dead-lettered, see status_reason
 
 
 class Feed(SQLModel, table=True):
@@ -80,6 +86,8 @@ class Feed(SQLModel, table=True):
     last_status: int | None = Field(default=None, description="last HTTP status")
     last_error: str | None = Field(default=None, max_length=2048)
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    locked_until: datetime | None = _ts()
+    lock_owner: str | None = Field(default=None, max_length=64)
 
 
 class Article(SQLModel, table=True):
@@ -100,8 +108,9 @@ class Article(SQLModel, table=True):
     text: str = Field(default="", sa_type=sa.Text)
     text_hash: str | None = Field(default=None, max_length=64, index=True)
     word_count: int = Field(default=0)
-    status: str = Field(default=ArticleStatus.QUEUED, max_length=16, index=True)
+    status: str = Field(default=ArticleStatus.FETCHING, max_length=16, index=True)
     status_reason: str | None = Field(default=None, max_length=1024)
+    attempts: int = Field(default=0, description="download attempts")
     fetched_at: datetime = _ts(nullable=False, index=True, default=utcnow)
     processed_at: datetime | None = _ts()
     nlp_model: str | None = Field(default=None, max_length=256)

@@ -107,7 +107,12 @@ class Settings(BaseSettings):
     per_host_delay: float = Field(
         default=0.0, ge=0, description="Minimum seconds between two requests to one host."
     )
-    respect_robots: bool = Field(default=True, description="Honour robots.txt for articles.")
+    respect_robots: bool = Field(
+        default=True, description="Honour robots.txt for articles (also a per-feed flag)."
+    )
+    max_articles_per_feed: int = Field(
+        default=500, ge=1, description="New links taken from one feed in one poll."
+    )
     allowed_networks: Annotated[list[Network], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated CIDRs that may be fetched although private, loopback "

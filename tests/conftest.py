@@ -150,3 +150,6 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+from tests.httpserver import http_cluster, http_server  # noqa: E402, F401  (fixtures)

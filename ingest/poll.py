@@ -1,0 +1,420 @@
+"""One poll run: due feeds -> conditional GET -> entries -> claims -> pages -> text -> queue.
+
+The event loop does the network; trafilatura runs in a process pool so every core works;
+database calls run in threads so a slow query never stalls downloads. Every outcome is
+counted in a :class:`PollSummary` and recorded on its feed or article row with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ParamSpec, Protocol, TypeVar
+from urllib import robotparser
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from ingest import articles, http, schedule
+from ingest.extract import DEFAULT_OPTIONS, ExtractedArticle, decode_html, extract_article
+from ingest.feeds import FeedEntry, ParsedFeed, parse_feed
+from ingest.fetch import HostLimiter, fetch_feed, fetch_page
+from schemas.errors import (
+    FetchTransient,
+    NewsIngestError,
+    NotAnArticle,
+    PermanentError,
+    TransientError,
+)
+from schemas.models import ArticleStatus
+from schemas.settings import Settings
+from schemas.urls import InvalidUrl, normalize_url, url_hash
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_CHILD_SITEMAPS = 10
+MAX_ROBOTS_BYTES = 512_000
+
+
+@dataclass
+class PollSummary:
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    feeds_locked: int = 0
+    articles_new: int = 0
+    articles_duplicate: int = 0
+    articles_not_article: int = 0
+    articles_failed: int = 0
+    articles_retry: int = 0
+    articles_enqueued: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+
+class Reporter(Protocol):
+    def feeds_started(self, total: int) -> None: ...
+    def feed_done(self, url: str, outcome: str) -> None: ...
+    def articles_found(self, count: int) -> None: ...
+    def article_done(self, url: str, outcome: str) -> None: ...
+
+
+class SilentReporter:
+    def feeds_started(self, total: int) -> None: ...
+    def feed_done(self, url: str, outcome: str) -> None: ...
+    def articles_found(self, count: int) -> None: ...
+    def article_done(self, url: str, outcome: str) -> None: ...
+
+
+class Enqueuer(Protocol):
+    """Hands stored articles (by URL hash) to the entity stage; returns how many it sent."""
+
+    def send(self, url_hashes: list[str]) -> int: ...
+
+
+class NoEnqueuer:
+    """No broker configured: articles stay ``queued`` in the database."""
+
+    def send(self, url_hashes: list[str]) -> int:
+        return 0
+
+
+def extract_page(body: bytes, charset: str | None, url: str) -> ExtractedArticle:
+    """Decode and extract one page; runs in a worker process (module level, so it pickles)."""
+    return extract_article(decode_html(body, charset), url=url, options=DEFAULT_OPTIONS)
+
+
+class Extractor:
+    """trafilatura off the event loop: a process pool, or a thread when ``processes`` is 0."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._pool: Executor | None = None
+
+    def _executor(self) -> Executor | None:
+        if self.processes and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=multiprocessing.get_context("forkserver")
+            )
+        return self._pool
+
+    async def extract(self, body: bytes, charset: str | None, url: str) -> ExtractedArticle:
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        if pool is None:
+            return await asyncio.to_thread(extract_page, body, charset, url)
+        try:
+            return await loop.run_in_executor(pool, extract_page, body, charset, url)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory on a hostile page): replace the pool.
+            self.close()
+            raise FetchTransient("extraction process died", reason="extractor_died") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class Robots:
+    """robots.txt per host, fetched once per run with a small cap; used for article pages."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._parsers: dict[str, asyncio.Task[robotparser.RobotFileParser | None]] = {}
+
+    async def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        task = self._parsers.get(origin)
+        if task is None:
+            task = self._parsers[origin] = asyncio.ensure_future(self._load(origin))
+        parser = await task
+        return True if parser is None else parser.can_fetch(self.settings.user_agent, url)
+
+    async def _load(self, origin: str) -> robotparser.RobotFileParser | None:
+        parser = robotparser.RobotFileParser()
+        try:
+            resp = await http.get(
+                self.client,
+                origin + "/robots.txt",
+                max_bytes=MAX_ROBOTS_BYTES,
+                total_timeout=min(self.settings.total_timeout, 15.0),
+                max_redirects=self.settings.max_redirects,
+            )
+        except TransientError:
+            # RFC 9309: an unreachable robots.txt means "assume disallowed" for now.
+            parser.parse(["User-agent: *", "Disallow: /"])
+            return parser
+        except NewsIngestError:
+            return None  # 4xx, too large, refused: no usable rules, allowed
+        parser.parse(resp.body.decode("utf-8", "replace").splitlines())
+        return parser
+
+
+@dataclass
+class PollContext:
+    settings: Settings
+    engine: Engine
+    client: httpx.AsyncClient
+    limiter: HostLimiter
+    extractor: Extractor
+    enqueuer: Enqueuer
+    reporter: Reporter = field(default_factory=SilentReporter)
+    owner: str = field(default_factory=schedule.owner_id)
+    summary: PollSummary = field(default_factory=PollSummary)
+    robots: Robots | None = None
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(connection, ...)`` in a thread, inside one transaction."""
+
+        def work() -> T:
+            with self.engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+
+async def poll_feeds(ctx: PollContext, feeds: list[schedule.DueFeed]) -> PollSummary:
+    """Poll ``feeds`` concurrently (each under its lock) and return the counts."""
+    ctx.reporter.feeds_started(len(feeds))
+    gate = asyncio.Semaphore(max(4, ctx.settings.fetch_concurrency // 2))
+
+    async def one(feed: schedule.DueFeed) -> None:
+        async with gate:
+            await poll_feed(ctx, feed)
+
+    async with asyncio.TaskGroup() as group:
+        for feed in feeds:
+            group.create_task(one(feed))
+    return ctx.summary
+
+
+async def poll_feed(ctx: PollContext, feed: schedule.DueFeed) -> None:
+    summary = ctx.summary
+    if not await ctx.db(schedule.lock_feed, feed.id, ctx.owner, ctx.settings.lock_ttl):
+        summary.feeds_locked += 1
+        ctx.reporter.feed_done(feed.url, "locked")
+        return
+    try:
+        outcome = await _poll_locked(ctx, feed)
+    finally:
+        await ctx.db(schedule.unlock_feed, feed.id, ctx.owner)
+    ctx.reporter.feed_done(feed.url, outcome)
+
+
+def _status_of(exc: NewsIngestError) -> int | None:
+    reason = exc.reason
+    return int(reason[5:]) if reason.startswith("http_") and reason[5:].isdigit() else None
+
+
+async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
+    summary = ctx.summary
+    summary.feeds_polled += 1
+    try:
+        fetched = await fetch_feed(
+            ctx.client,
+            ctx.limiter,
+            ctx.settings,
+            feed.url,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+        )
+        if fetched.response.not_modified or fetched.body_hash == feed.body_hash:
+            summary.feeds_not_modified += 1
+            await ctx.db(
+                schedule.record_success,
+                feed,
+                status=fetched.response.status,
+                etag=fetched.etag or feed.etag,
+                last_modified=fetched.last_modified or feed.last_modified,
+                body_hash=feed.body_hash,
+            )
+            return "not modified"
+        parsed = await asyncio.to_thread(
+            parse_feed,
+            fetched.response.body,
+            url=fetched.response.final_url,
+            content_type=fetched.response.headers.get("content-type"),
+            max_bytes=ctx.settings.max_feed_bytes,
+        )
+        entries = list(parsed.entries)
+        if parsed.sitemaps:
+            entries += await _child_sitemap_entries(ctx, parsed)
+    except NewsIngestError as exc:
+        summary.feeds_failed += 1
+        summary.failures.append((feed.url, str(exc)))
+        await ctx.db(
+            schedule.record_failure,
+            feed,
+            error=str(exc),
+            status=_status_of(exc),
+            retry_after=getattr(exc, "retry_after", None),
+        )
+        return f"failed ({exc.reason})"
+
+    await _process_entries(ctx, feed, entries)
+    await ctx.db(
+        schedule.record_success,
+        feed,
+        status=fetched.response.status,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        body_hash=fetched.body_hash,
+        kind=parsed.kind,
+        title=parsed.title,
+        warning=parsed.warning,
+    )
+    return f"{len(entries)} entries"
+
+
+async def _child_sitemap_entries(ctx: PollContext, index: ParsedFeed) -> list[FeedEntry]:
+    """Entries of the first child sitemaps of a sitemap index (one level, bounded)."""
+    found: list[FeedEntry] = []
+    for child in index.sitemaps[:MAX_CHILD_SITEMAPS]:
+        try:
+            got = await fetch_feed(ctx.client, ctx.limiter, ctx.settings, child)
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                got.response.body,
+                url=got.response.final_url,
+                max_bytes=ctx.settings.max_feed_bytes,
+            )
+        except NewsIngestError as exc:
+            log.info("child sitemap %s skipped: %s", child, exc)
+            continue
+        found.extend(parsed.entries)
+    return found
+
+
+def _candidates(feed_id: int, entries: list[FeedEntry], limit: int) -> list[articles.Candidate]:
+    out: list[articles.Candidate] = []
+    for entry in entries[:limit]:
+        try:
+            url = normalize_url(entry.url)
+        except InvalidUrl:
+            continue
+        out.append(
+            articles.Candidate(
+                url=url,
+                url_hash=url_hash(url),
+                feed_id=feed_id,
+                title=entry.title,
+                published_at=entry.published_at,
+            )
+        )
+    return out
+
+
+async def _process_entries(
+    ctx: PollContext, feed: schedule.DueFeed, entries: list[FeedEntry]
+) -> None:
+    summary = ctx.summary
+    candidates = _candidates(feed.id, entries, ctx.settings.max_articles_per_feed)
+    claimed, duplicates = await ctx.db(articles.claim, candidates, lock_ttl=ctx.settings.lock_ttl)
+    summary.articles_duplicate += duplicates
+    ctx.reporter.articles_found(len(claimed))
+    results = await asyncio.gather(
+        *(_process_article(ctx, cand, feed.respect_robots) for cand in claimed)
+    )
+    queued = [cand.url_hash for cand, ok in zip(claimed, results, strict=True) if ok]
+    if queued:
+        summary.articles_enqueued += await asyncio.to_thread(ctx.enqueuer.send, queued)
+
+
+async def _process_article(ctx: PollContext, cand: articles.Candidate, robots: bool) -> bool:
+    """Download, extract and store one claimed article; True if it is queued for entities."""
+    summary = ctx.summary
+    try:
+        if robots and ctx.robots is not None and not await ctx.robots.allowed(cand.url):
+            raise PermanentError("disallowed by robots.txt", reason="robots_disallowed")
+        resp = await fetch_page(ctx.client, ctx.limiter, ctx.settings, cand.url)
+        art = await ctx.extractor.extract(resp.body, resp.charset, resp.final_url)
+    except NotAnArticle as exc:
+        summary.articles_not_article += 1
+        await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.NOT_ARTICLE, str(exc))
+        ctx.reporter.article_done(cand.url, "not an article")
+        return False
+    except TransientError as exc:
+        summary.articles_retry += 1
+        await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.RETRY, str(exc))
+        ctx.reporter.article_done(cand.url, "retry")
+        return False
+    except PermanentError as exc:
+        summary.articles_failed += 1
+        await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.FAILED, str(exc))
+        ctx.reporter.article_done(cand.url, "failed")
+        return False
+    fields = article_fields(cand, art, resp.final_url)
+    await ctx.db(articles.record_extracted, cand.url_hash, fields)
+    summary.articles_new += 1
+    ctx.reporter.article_done(cand.url, "new")
+    return True
+
+
+def article_fields(
+    cand: articles.Candidate, art: ExtractedArticle, final_url: str
+) -> dict[str, Any]:
+    """The article row's values. The feed's date wins over the page's (it is explicit)."""
+    published_at: datetime | None
+    source: str | None
+    if cand.published_at is not None:
+        published_at, source = cand.published_at, "feed"
+    else:
+        published_at, source = art.published_at, art.published_source
+    return {
+        "canonical_url": (art.canonical_url or final_url)[:4096],
+        "title": art.title or cand.title,
+        "authors": list(art.authors),
+        "published_at": published_at,
+        "published_source": source,
+        "language": art.language,
+        "site_name": art.site_name,
+        "image": art.image[:4096] if art.image else None,
+        "text": art.text,
+        "text_hash": art.text_hash,
+        "word_count": art.word_count,
+    }
+
+
+async def run_poll(
+    settings: Settings,
+    engine: Engine,
+    enqueuer: Enqueuer,
+    *,
+    reporter: Reporter | None = None,
+    everything: bool = False,
+    urls: list[str] | None = None,
+    processes: int | None = None,
+) -> PollSummary:
+    """Poll the due feeds (or all, or those named) once, with resources made for this run."""
+    with engine.begin() as conn:
+        feeds = schedule.due_feeds(conn, everything=everything, urls=urls)
+    extractor = Extractor(settings.workers if processes is None else processes)
+    try:
+        async with http.make_client(settings) as client:
+            ctx = PollContext(
+                settings=settings,
+                engine=engine,
+                client=client,
+                limiter=HostLimiter.from_settings(settings),
+                extractor=extractor,
+                enqueuer=enqueuer,
+                reporter=reporter or SilentReporter(),
+                robots=Robots(client, settings) if settings.respect_robots else None,
+            )
+            return await poll_feeds(ctx, feeds)
+    finally:
+        extractor.close()
