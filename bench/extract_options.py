@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -75,6 +75,7 @@ class Page:
     html: bytes
     with_: tuple[str, ...]
     without: tuple[str, ...]
+    # ground truth: None = not annotated, "" = annotated as absent
     title: str | None
     date: str | None
     author: str | None
@@ -105,9 +106,9 @@ def load_pages(limit: int | None = None) -> list[Page]:
                 html=path.read_bytes(),
                 with_=tuple(item["with"]),
                 without=tuple(item["without"]),
-                title=item.get("title") or None,
-                date=item.get("date") or None,
-                author=item.get("author") or None,
+                title=item.get("title"),
+                date=item.get("date"),
+                author=item.get("author"),
             )
         )
     return pages
@@ -241,43 +242,55 @@ def _text(value: str | None) -> str:
     return " ".join((value or "").split()).casefold()
 
 
+Match = Callable[[Page, PageResult], bool]
+
+
 def metadata_rows(pages: Sequence[Page], results: Sequence[PageResult]) -> list[str]:
     by_key = {r.key: r for r in results}
-    rows = []
 
-    def row(field_name: str, exact: int, loose: int, n: int, spurious: int, empty: int) -> str:
-        def pct(a: int, b: int) -> str:
-            return f"{a / b:.1%}" if b else "n/a"
+    def pct(a: int, b: int) -> str:
+        return f"{a / b:.1%}" if b else "n/a"
 
+    def row(
+        name: str, truth: str, exact: Match, loose: Match, ours: Callable[[PageResult], object]
+    ) -> str:
+        with_gt = [p for p in pages if getattr(p, truth)]
+        no_gt = [p for p in pages if getattr(p, truth) == ""]
+        n_exact = sum(1 for p in with_gt if exact(p, by_key[p.key]))
+        n_loose = sum(1 for p in with_gt if loose(p, by_key[p.key]))
+        spurious = sum(1 for p in no_gt if ours(by_key[p.key]))
         return (
-            f"| {field_name} | {n} | {pct(exact, n)} | {pct(loose, n)} | "
-            f"{empty} | {pct(spurious, empty)} |"
+            f"| {name} | {len(with_gt)} | {pct(n_exact, len(with_gt))} | "
+            f"{pct(n_loose, len(with_gt))} | {len(no_gt)} | {pct(spurious, len(no_gt))} |"
         )
 
-    # title
-    with_gt = [p for p in pages if p.title]
-    exact = sum(1 for p in with_gt if _text(by_key[p.key].title) == _text(p.title))
-    loose = sum(
-        1
-        for p in with_gt
-        if (t := _text(by_key[p.key].title)) and (_text(p.title) in t or t in _text(p.title))
-    )
-    rows.append(row("title", exact, loose, len(with_gt), 0, 0))
-    # date
-    with_gt = [p for p in pages if p.date]
-    no_gt = [p for p in pages if not p.date]
-    exact = sum(1 for p in with_gt if by_key[p.key].day == p.date)
-    loose = sum(1 for p in with_gt if _days_apart(by_key[p.key].day, p.date) <= 1)
-    spurious = sum(1 for p in no_gt if by_key[p.key].day)
-    rows.append(row("date", exact, loose, len(with_gt), spurious, len(no_gt)))
-    # author
-    with_gt = [p for p in pages if p.author]
-    no_gt = [p for p in pages if not p.author]
-    exact = sum(1 for p in with_gt if _names(by_key[p.key].authors) == _names(p.author))
-    loose = sum(1 for p in with_gt if _names(by_key[p.key].authors) & _names(p.author))
-    spurious = sum(1 for p in no_gt if by_key[p.key].authors)
-    rows.append(row("author", exact, loose, len(with_gt), spurious, len(no_gt)))
-    return rows
+    def title_loose(p: Page, r: PageResult) -> bool:
+        ours, truth = _text(r.title), _text(p.title)
+        return bool(ours) and (truth in ours or ours in truth)
+
+    return [
+        row(
+            "title",
+            "title",
+            lambda p, r: _text(r.title) == _text(p.title),
+            title_loose,
+            lambda r: r.title,
+        ),
+        row(
+            "date",
+            "date",
+            lambda p, r: r.day == p.date,
+            lambda p, r: _days_apart(r.day, p.date) <= 1,
+            lambda r: r.day,
+        ),
+        row(
+            "author",
+            "author",
+            lambda p, r: _names(r.authors) == _names(p.author),
+            lambda p, r: bool(_names(r.authors) & _names(p.author)),
+            lambda r: r.authors,
+        ),
+    ]
 
 
 def _days_apart(ours: str | None, truth: str | None) -> int:

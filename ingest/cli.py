@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -177,13 +177,55 @@ def db_current_cmd() -> None:
     out.print(f"current: {revision or 'none'}  head: {head_revision()}")
 
 
+def discover_all(urls: list[str]) -> list[str]:
+    """Replace each URL by the feeds found for it (``feeds add --discover``)."""
+    import asyncio
+
+    from ingest.discover import discover
+    from ingest.feedlist import validate_urls
+    from ingest.http import make_client
+
+    good, bad = validate_urls(urls)
+    for raw, reason in bad:
+        err.print(f"[red]invalid[/] {raw}: {reason}")
+    if bad:
+        raise fail(f"{len(bad)} invalid URL(s); nothing added", EXIT_BAD_INPUT)
+
+    async def run() -> list[str]:
+        found: list[str] = []
+        async with make_client(settings()) as client:
+            for url in good:
+                try:
+                    feeds = await discover(client, settings(), url)
+                except NewsIngestError as exc:
+                    raise fail(f"{url}: {exc}", EXIT_BAD_INPUT) from None
+                if not feeds:
+                    raise fail(f"{url}: no feed found on this site", EXIT_BAD_INPUT)
+                for feed in feeds:
+                    out.print(f"found {feed} (from {url})")
+                found += feeds
+        return found
+
+    return asyncio.run(run())
+
+
 @feeds_app.command("add")
 def feeds_add(
     urls: Annotated[list[str], typer.Argument(help="Feed URLs (RSS, Atom, JSON Feed, sitemap).")],
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Fetch each URL; if it is a site's page rather than a feed, subscribe to the "
+            "feeds and news sitemaps it advertises (link rel=alternate, robots.txt, common paths).",
+        ),
+    ] = False,
 ) -> None:
     """Subscribe to feeds. Nothing is added if any URL is invalid."""
     from ingest.feedlist import add_feeds
 
+    if discover:
+        urls = discover_all(urls)
     with session() as s:
         result = add_feeds(s, urls, poll_interval=settings().default_poll_interval)
         if result.invalid:
@@ -335,14 +377,82 @@ class ProgressReporter:
         self.progress.advance(self.articles)
 
 
-def make_enqueuer(s: Settings) -> Any:
-    from ingest.poll import NoEnqueuer
-
+def make_enqueuer(s: Settings, extractor: Any = None) -> Any:
+    """Celery by name with a broker; else the entity stage in this process tree."""
     if s.broker_url is None:
-        return NoEnqueuer()
+        from workers.inprocess import LocalEnqueuer
+
+        return LocalEnqueuer(s, extractor.executor if extractor is not None else lambda: None)
     from ingest.enqueue import CeleryEnqueuer
 
     return CeleryEnqueuer.from_settings(s)
+
+
+def check_model(s: Settings) -> None:
+    """Refuse to start when the spaCy model cannot be found, saying how to install it."""
+    from workers.nlp import model_available, resolve_model
+
+    try:
+        model_available(resolve_model(s))
+    except ConfigError as exc:
+        raise fail(exc.message, EXIT_CONFIG) from None
+
+
+def poll_once(
+    s: Settings, bound: Engine, *, all_feeds: bool = False, urls: list[str] | None = None
+) -> Any:
+    """One poll with progress output; in-process mode runs the entity stage too."""
+    import asyncio
+
+    from ingest.poll import Extractor, run_poll
+
+    extractor = Extractor(s.workers)
+    try:
+        enqueuer = make_enqueuer(s, extractor)
+        if err.is_terminal:
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as progress:
+                reporter: Any = ProgressReporter(progress)
+                return asyncio.run(
+                    run_poll(
+                        s,
+                        bound,
+                        enqueuer,
+                        reporter=reporter,
+                        everything=all_feeds,
+                        urls=urls,
+                        extractor=extractor,
+                    )
+                )
+        return asyncio.run(
+            run_poll(
+                s,
+                bound,
+                enqueuer,
+                reporter=PlainReporter(),
+                everything=all_feeds,
+                urls=urls,
+                extractor=extractor,
+            )
+        )
+    finally:
+        extractor.close()
+
+
+def print_summary(s: Settings, summary: Any) -> None:
+    handed = "enqueued" if s.broker_url else "with entities (in-process)"
+    out.print(
+        f"feeds: {summary.feeds_polled} polled, {summary.feeds_not_modified} not modified, "
+        f"{summary.feeds_failed} failed, {summary.feeds_locked} locked by another run"
+    )
+    out.print(
+        f"articles: {summary.articles_new} new, {summary.articles_duplicate} duplicate, "
+        f"{summary.articles_not_article} not an article, {summary.articles_failed} failed, "
+        f"{summary.articles_retry} to retry, {summary.articles_enqueued} {handed}"
+    )
+    for url, reason in summary.failures:
+        err.print(f"[yellow]failed[/] {url}: {reason}")
 
 
 @app.command("poll")
@@ -353,9 +463,7 @@ def poll_cmd(
     ] = None,
 ) -> None:
     """Poll the due feeds once and exit (for cron). Exit 0 when the run completed."""
-    import asyncio
 
-    from ingest.poll import run_poll
     from schemas.urls import InvalidUrl, normalize_url
 
     s = settings()
@@ -365,42 +473,14 @@ def poll_cmd(
             urls = [normalize_url(u) for u in feed]
         except InvalidUrl as exc:
             raise fail(f"--feed: {exc.message}", EXIT_BAD_INPUT) from None
+    if s.in_process:
+        check_model(s)
     bound = engine()
-    enqueuer = make_enqueuer(s)
     with infrastructure("broker"):
-        if err.is_terminal:
-            from rich.progress import Progress
-
-            with Progress(console=err, transient=True) as progress:
-                summary = asyncio.run(
-                    run_poll(
-                        s,
-                        bound,
-                        enqueuer,
-                        reporter=ProgressReporter(progress),
-                        everything=all_feeds,
-                        urls=urls,
-                    )
-                )
-        else:
-            summary = asyncio.run(
-                run_poll(
-                    s, bound, enqueuer, reporter=PlainReporter(), everything=all_feeds, urls=urls
-                )
-            )
+        summary = poll_once(s, bound, all_feeds=all_feeds, urls=urls)
     if feed and summary.feeds_polled + summary.feeds_locked == 0:
         raise fail("no active subscribed feed matches --feed", EXIT_BAD_INPUT)
-    out.print(
-        f"feeds: {summary.feeds_polled} polled, {summary.feeds_not_modified} not modified, "
-        f"{summary.feeds_failed} failed, {summary.feeds_locked} locked by another run"
-    )
-    out.print(
-        f"articles: {summary.articles_new} new, {summary.articles_duplicate} duplicate, "
-        f"{summary.articles_not_article} not an article, {summary.articles_failed} failed, "
-        f"{summary.articles_retry} to retry, {summary.articles_enqueued} enqueued"
-    )
-    for url, reason in summary.failures:
-        err.print(f"[yellow]failed[/] {url}: {reason}")
+    print_summary(s, summary)
 
 
 @app.command("sweep")
@@ -415,15 +495,270 @@ def sweep_cmd(
     from ingest.articles import queued_older_than
 
     s = settings()
-    if s.broker_url is None:
-        out.print("no broker configured (in-process mode): nothing to re-send")
-        return
+    if s.in_process:
+        check_model(s)
     bound = engine()
     with infrastructure("database"), bound.begin() as conn:
         hashes = queued_older_than(conn, timedelta(seconds=older_than))
     with infrastructure("broker"):
         sent = make_enqueuer(s).send(hashes) if hashes else 0
-    out.print(f"{sent} article(s) re-sent to the extract queue")
+    where = "re-sent to the extract queue" if s.broker_url else "processed in-process"
+    out.print(f"{sent} article(s) {where}")
+
+
+@app.command("worker")
+def worker_cmd(
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="Comma-separated queues to consume.")
+    ] = "extract",
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Processes (default: settings).")
+    ] = None,
+) -> None:
+    """Run a Celery worker with the project's settings (needs NEWSINGEST_BROKER_URL)."""
+    s = settings()
+    if s.broker_url is None:
+        raise fail("a worker needs NEWSINGEST_BROKER_URL (a Redis URL)", EXIT_CONFIG)
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    from schemas.messages import EXTRACT_QUEUE, FETCH_QUEUE
+
+    unknown = set(wanted) - {EXTRACT_QUEUE, FETCH_QUEUE}
+    if unknown or not wanted:
+        raise fail(f"unknown queue(s) {sorted(unknown)}; use extract and/or fetch", EXIT_CONFIG)
+    if EXTRACT_QUEUE in wanted:
+        check_model(s)
+    engine()  # refuses an uninitialised database before any worker forks
+    from schemas.db import dispose_engines
+    from workers.tasks import app as celery_app
+
+    dispose_engines()
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(wanted)}",
+            f"--concurrency={concurrency or s.workers}",
+            f"--loglevel={s.log_level}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command("run")
+def run_cmd(
+    max_wait: Annotated[
+        float, typer.Option(help="Longest sleep between two polls, in seconds.")
+    ] = 60.0,
+) -> None:
+    """Poll due feeds forever (a long-running service); stops cleanly on SIGTERM or Ctrl-C."""
+    import asyncio
+    import signal
+    from datetime import timedelta
+
+    from ingest.articles import queued_older_than
+    from ingest.poll import Extractor, run_poll
+    from ingest.schedule import next_due
+    from schemas.models import utcnow
+
+    s = settings()
+    if s.in_process:
+        check_model(s)
+    bound = engine()
+
+    async def service() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        extractor = Extractor(s.workers)
+        enqueuer = make_enqueuer(s, extractor)
+        cycles = 0
+        try:
+            while not stop.is_set():
+                poll = asyncio.ensure_future(
+                    run_poll(s, bound, enqueuer, reporter=PlainReporter(), extractor=extractor)
+                )
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({poll, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not poll.done():
+                    poll.cancel()
+                    await asyncio.gather(poll, return_exceptions=True)
+                    break
+                stopper.cancel()
+                print_summary(s, poll.result())
+                cycles += 1
+                with bound.begin() as conn:
+                    # Articles stored but never processed (a lost message): send them again.
+                    stale = queued_older_than(conn, timedelta(seconds=max(900, s.lock_ttl)))
+                    soonest = next_due(conn)
+                if stale:
+                    await asyncio.to_thread(enqueuer.send, stale)
+                wait = max_wait
+                if soonest is not None:
+                    wait = min(max_wait, max(1.0, (soonest - utcnow()).total_seconds()))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+        finally:
+            await asyncio.to_thread(extractor.close)
+        return cycles
+
+    with infrastructure("broker"):
+        cycles = asyncio.run(service())
+    err.print(f"stopped after {cycles} poll cycle(s)")
+
+
+dlq_app = typer.Typer(help="Dead letters: messages that failed for good.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    everything: Annotated[bool, typer.Option("--all", help="Include replayed ones.")] = False,
+) -> None:
+    """List dead letters (open ones by default)."""
+    import sqlalchemy as sa
+
+    from schemas.models import DeadLetter
+
+    with session() as sess:
+        stmt = sa.select(DeadLetter).order_by(DeadLetter.id)  # type: ignore[arg-type]
+        if not everything:
+            stmt = stmt.where(DeadLetter.replayed_at.is_(None))  # type: ignore[union-attr]
+        letters = list(sess.execute(stmt).scalars())
+    rows = [
+        [
+            str(d.id),
+            d.stage,
+            d.key or "",
+            str(d.attempts),
+            d.last_failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+            d.replayed_at.strftime("%Y-%m-%d %H:%M:%S") if d.replayed_at else "",
+            d.error[:200],
+        ]
+        for d in letters
+    ]
+    print_rows(
+        "dead letters",
+        ["id", "stage", "key", "attempts", "last failure", "replayed", "error"],
+        rows,
+    )
+    err.print(f"{len(letters)} dead letter(s)")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Replay every open one.")] = False,
+) -> None:
+    """Send dead letters through the entity stage again (after the cause is fixed)."""
+    from workers.replay import replay
+
+    if not ids and not everything:
+        raise fail("give dead letter ids or --all", EXIT_CONFIG)
+    s = settings()
+    if s.in_process:
+        check_model(s)
+    bound = engine()
+    with infrastructure("broker"):
+        result = replay(bound, s, make_enqueuer(s), None if everything else ids)
+    for letter_id, problem in result.refused:
+        err.print(f"[yellow]not replayed[/] {letter_id}: {problem}")
+    where = "re-sent" if s.broker_url else "processed again"
+    out.print(f"{result.replayed} dead letter(s) replayed, {result.articles} article(s) {where}")
+    if result.refused:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command("demo")
+def demo_cmd(
+    port: Annotated[int, typer.Option(help="Loopback port for the sample site.")] = 8765,
+) -> None:
+    """Offline first run: serve a bundled sample news site on loopback and ingest it end to end."""
+    import ipaddress
+
+    import sqlalchemy as sa
+
+    from ingest.demo import FEEDS, serve
+    from ingest.feedlist import add_feeds
+    from schemas.db import session_scope, upgrade
+    from schemas.models import Article, Entity, Mention
+    from workers.nlp import RULES_MODEL, model_available, resolve_model
+
+    s = settings()
+    model = resolve_model(s)
+    try:
+        model_available(model)
+    except ConfigError:
+        err.print(
+            f"[yellow]note:[/] spaCy model {model!r} is not installed; the demo uses newsingest's "
+            "small rule-based fallback, which finds far fewer entities than a trained model "
+            "(it knows people after a title and organisations by their last word)."
+        )
+        model = RULES_MODEL
+    loopback = ipaddress.ip_network("127.0.0.1/32")
+    s = s.model_copy(
+        update={
+            "allowed_networks": [*s.allowed_networks, loopback],
+            "spacy_model": model,
+            "respect_robots": False,
+        }
+    )
+    with infrastructure("database"):
+        upgrade(s.database_url)
+    bound = engine()
+    server = serve(port)
+    try:
+        base = server.__enter__()
+    except OSError:
+        err.print(f"[yellow]note:[/] port {port} is taken; serving on a free port instead")
+        server = serve(0)
+        base = server.__enter__()
+    try:
+        out.print(f"serving the sample site at {base}/ (a fictional newspaper)")
+        with session_scope(bound) as sess:
+            added = add_feeds(sess, [f"{base}/{name}" for name in FEEDS])
+        urls = [f"{base}/{name}" for name in FEEDS]
+        out.print(f"feeds: {len(added.added)} added, {len(added.duplicates)} already there")
+        with infrastructure("broker"):
+            summary = poll_once(s, bound, urls=urls)
+        print_summary(s, summary)
+    finally:
+        server.__exit__(None, None, None)
+
+    with session_scope(bound) as sess:
+        rows = sess.execute(
+            sa.select(Article.title, Article.language, Article.status, Article.word_count)  # type: ignore[call-overload]
+            .where(Article.url.like(f"{base}/%"))  # type: ignore[attr-defined]
+            .order_by(Article.published_at)
+        ).all()
+        top = sess.execute(
+            sa.select(Entity.label, Entity.name, sa.func.sum(Mention.count).label("n"))  # type: ignore[call-overload]
+            .join(Mention, Mention.entity_id == Entity.id)
+            .join(Article, Article.id == Mention.article_id)
+            .where(Article.url.like(f"{base}/%"))  # type: ignore[attr-defined]
+            .group_by(Entity.label, Entity.name)
+            .order_by(sa.desc("n"), Entity.name)
+            .limit(10)
+        ).all()
+        models = sess.execute(
+            sa.select(Article.nlp_model, Article.nlp_model_version)  # type: ignore[call-overload]
+            .where(Article.url.like(f"{base}/%"), Article.nlp_model.is_not(None))  # type: ignore[attr-defined,union-attr]
+            .distinct()
+        ).all()
+    print_rows(
+        "stored articles",
+        ["title", "lang", "status", "words"],
+        [[r.title or "", r.language or "", r.status, str(r.word_count)] for r in rows],
+    )
+    for name, version in models:
+        out.print(f"entities by spaCy pipeline {name} {version}")
+    print_rows(
+        f"top entities ({model})",
+        ["label", "entity", "mentions"],
+        [[r.label, r.name, str(r.n)] for r in top],
+    )
+    out.print(f"stored in {s.database_url}; try `newsingest feeds list` and `newsingest dlq list`")
 
 
 def main() -> None:

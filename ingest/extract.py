@@ -53,8 +53,10 @@ __all__ = [
     "MAX_HTML_CHARS",
     "ExtractOptions",
     "ExtractedArticle",
+    "count_words",
     "decode_html",
     "extract_article",
+    "text_hash",
 ]
 
 #: Larger documents are refused (trafilatura's own MAX_FILE_SIZE is 20 MB as well).
@@ -129,6 +131,19 @@ def extract_article(
     except Exception as exc:  # lxml, trafilatura, htmldate: any failure is the input's
         detail = f"{type(exc).__name__}: {exc}"[:300]
         raise NotAnArticle(f"extraction failed: {detail}", reason="parse_error") from None
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of ``text`` with whitespace runs collapsed to one space, casefolded."""
+    return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()
+
+
+def count_words(text: str) -> int:
+    """Words as word processors count them: each CJK character (ideograph, kana) is one,
+    otherwise a whitespace-separated token with at least one letter or digit."""
+    cjk = len(_CJK.findall(text))
+    rest = _CJK.sub(" ", text) if cjk else text
+    return cjk + sum(1 for token in rest.split() if _ALNUM.search(token))
 
 
 # --------------------------------------------------------------------------- decoding
@@ -257,10 +272,13 @@ def _sniff_utf16(head: bytes) -> str | None:
 
 
 def _mostly_utf8(lenient: str) -> bool:
-    """UTF-8 with a few stray bytes: at least 20 valid non-ASCII characters per bad one."""
+    """UTF-8 with a few stray bytes: at least 4 valid non-ASCII characters per bad sequence.
+
+    Text in a legacy charset decoded as UTF-8 has hardly any valid multi-byte sequences.
+    """
     bad = lenient.count("\ufffd")
     good = sum(1 for char in lenient if char > "\x7f") - bad
-    return good >= 20 * bad
+    return good >= 4 * bad
 
 
 def _detect(body: bytes) -> str | None:
@@ -305,6 +323,12 @@ _NOT_HTML_ROOTS = {
     "opml": "an OPML outline",
     "svg": "an SVG image",
 }
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_HTML_TAG = re.compile(r"<html[\s>]", re.IGNORECASE)
+_BLOCK_TAG = re.compile(
+    r"<(?:head|body|title|meta|p|div|article|main|section|h[1-6]|table|ul|ol|blockquote|br)[\s/>]",
+    re.IGNORECASE,
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 _STRIP = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -339,6 +363,13 @@ def _sniff_text(text: str) -> str:
         cleaned.encode("utf-8")
     except UnicodeEncodeError:
         cleaned = cleaned.encode("utf-8", errors="replace").decode("utf-8")
+    # the text is decoded already: an XML declaration only confuses lxml ("Unicode strings
+    # with encoding declaration are not supported") and trafilatura's is-it-HTML check
+    cleaned = _XML_DECLARATION.sub("", cleaned, count=1)
+    # a document without <html> (HTML5 lets pages omit it; or a fragment such as a feed's
+    # content:encoded): trafilatura refuses those unless they are wrapped
+    if not _HTML_TAG.search(cleaned, 0, 4096) and _BLOCK_TAG.search(cleaned, 0, 65536):
+        cleaned = f"<html>{cleaned}</html>"
     return cleaned
 
 
@@ -347,7 +378,10 @@ def _sniff_text(text: str) -> str:
 # htmldate keeps the time and offset when the page gives them, e.g. 2019-08-02T23:30:00+0200
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 _URL_DATE = re.compile(r"\D((?:19|20)\d\d)[/_-](0?[1-9]|1[0-2])[/_-](0?[1-9]|[12]\d|3[01])(?:\D|$)")
-_WORDS = re.compile(r"\S+")
+# a word: each CJK ideograph or kana on its own (as word processors count them), else a run
+# of non-space characters with at least one letter or digit in it
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_ALNUM = re.compile(r"[^\W_]")
 
 
 def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> ExtractedArticle:
@@ -396,12 +430,12 @@ def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> Ext
     if options.include_comments and document.comments:
         parts.append(document.comments)
     article_text = unicodedata.normalize("NFC", "\n".join(parts)).strip()
-    words = _WORDS.findall(article_text)
-    if not words:
+    if not article_text:
         raise NotAnArticle("no main text found", reason="no_text")
-    if len(words) < options.min_words:
+    word_count = count_words(article_text)
+    if word_count < options.min_words:
         raise NotAnArticle(
-            f"{len(words)} words, fewer than {options.min_words}", reason="too_short"
+            f"{word_count} words, fewer than {options.min_words}", reason="too_short"
         )
 
     canonical = _canonical_url(tree, base_url)
@@ -418,8 +452,8 @@ def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> Ext
         site_name=_clean(document.sitename),
         image=_resolve(document.image, base_url or canonical),
         canonical_url=canonical,
-        word_count=len(words),
-        text_hash=hashlib.sha256(" ".join(words).casefold().encode("utf-8")).hexdigest(),
+        word_count=word_count,
+        text_hash=text_hash(article_text),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -101,13 +102,20 @@ class Extractor:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> Executor | None:
+        """The process pool (made on first use), or None when extraction runs in threads."""
+        return self._executor()
 
     def _executor(self) -> Executor | None:
-        if self.processes and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("forkserver")
-            )
-        return self._pool
+        with self._lock:
+            if self.processes and self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                )
+            return self._pool
 
     async def extract(self, body: bytes, charset: str | None, url: str) -> ExtractedArticle:
         loop = asyncio.get_running_loop()
@@ -122,9 +130,10 @@ class Extractor:
             raise FetchTransient("extraction process died", reason="extractor_died") from None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Robots:
@@ -331,7 +340,9 @@ async def _process_entries(
     )
     queued = [cand.url_hash for cand, ok in zip(claimed, results, strict=True) if ok]
     if queued:
-        summary.articles_enqueued += await asyncio.to_thread(ctx.enqueuer.send, queued)
+        # Not `summary.x += await ...`: that reads x before the await and loses updates.
+        sent = await asyncio.to_thread(ctx.enqueuer.send, queued)
+        summary.articles_enqueued += sent
 
 
 async def _process_article(ctx: PollContext, cand: articles.Candidate, robots: bool) -> bool:
@@ -398,11 +409,18 @@ async def run_poll(
     everything: bool = False,
     urls: list[str] | None = None,
     processes: int | None = None,
+    extractor: Extractor | None = None,
 ) -> PollSummary:
-    """Poll the due feeds (or all, or those named) once, with resources made for this run."""
+    """Poll the due feeds (or all, or those named) once, with resources made for this run.
+
+    Pass an ``extractor`` to share its process pool (in-process mode runs the entity stage
+    there too); the caller then closes it. Otherwise one is made with ``processes`` workers.
+    """
     with engine.begin() as conn:
         feeds = schedule.due_feeds(conn, everything=everything, urls=urls)
-    extractor = Extractor(settings.workers if processes is None else processes)
+    own = extractor is None
+    if extractor is None:
+        extractor = Extractor(settings.workers if processes is None else processes)
     try:
         async with http.make_client(settings) as client:
             ctx = PollContext(
@@ -417,4 +435,5 @@ async def run_poll(
             )
             return await poll_feeds(ctx, feeds)
     finally:
-        extractor.close()
+        if own:
+            extractor.close()

@@ -160,3 +160,11 @@ def record_failure(
             next_poll_at=next_poll_after_failure(feed.poll_interval, failures, retry_after, now),
         )
     )
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the next active feed is due (UTC), or None without active feeds."""
+    from schemas.models import as_utc
+
+    stmt = sa.select(sa.func.min(FEED.c.next_poll_at)).where(FEED.c.active.is_(True))
+    return as_utc(conn.execute(stmt).scalar())

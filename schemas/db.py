@@ -30,13 +30,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Take the write lock when the transaction starts: a deferred transaction that reads and
+    # then writes can fail with "database is locked" at once instead of waiting its turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An Engine for ``url`` with the pragmas/pool settings newsingest relies on."""
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        # isolation_level=None hands transaction control to us (see _sqlite_begin).
+        kwargs.setdefault("connect_args", {"timeout": 30, "isolation_level": None})
         engine = sa.create_engine(url, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)

@@ -80,6 +80,25 @@ class Settings(BaseSettings):
         description="Worker processes for extraction and NLP; 0 = one per CPU core.",
     )
 
+    nlp_batch_size: int = Field(
+        default=16, ge=1, le=64, description="Articles per queue message and per nlp.pipe batch."
+    )
+    task_max_retries: int = Field(
+        default=8, ge=0, le=100, description="Retries of a transient failure before dead-letter."
+    )
+    retry_backoff_base: float = Field(
+        default=2.0, gt=0, description="Seconds before the first retry; doubles each time."
+    )
+    retry_backoff_max: float = Field(
+        default=120.0, gt=0, description="Longest wait between two retries, in seconds."
+    )
+    task_time_limit: int = Field(
+        default=300, ge=10, description="Seconds a task may run (soft limit; hard = +60)."
+    )
+    worker_max_memory_mb: int = Field(
+        default=600, ge=100, description="A worker process above this is replaced after its task."
+    )
+
     # HTTP
     user_agent: str = Field(
         default="newsingest/0.1 (+https://github.com/newsingest/newsingest)",

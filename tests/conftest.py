@@ -153,3 +153,11 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 from tests.httpserver import http_cluster, http_server  # noqa: E402, F401  (fixtures)
+
+
+@pytest.fixture(scope="session")
+def test_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of a small rule-based spaCy pipeline (en_test_ner 1.0.0)."""
+    from tests.nlpmodel import build_test_model
+
+    return str(build_test_model(tmp_path_factory.mktemp("model") / "en_test_ner"))

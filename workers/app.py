@@ -33,9 +33,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_soft_time_limit": 300,
-        "task_time_limit": 360,
-        "worker_max_memory_per_child": 600_000,  # KiB
+        "task_soft_time_limit": settings.task_time_limit,
+        "task_time_limit": settings.task_time_limit + 60,
+        "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,  # KiB
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": 3600},

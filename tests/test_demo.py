@@ -1,0 +1,37 @@
+"""`newsingest demo`: the newcomer's first run, offline, on the embedded default."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.workerproc import EXE, service_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_ingests_the_sample_site_end_to_end(tmp_path: Path) -> None:
+    env = service_env(concurrency="2")  # nothing configured: SQLite in the cwd, no Redis
+    run = subprocess.run(
+        [str(EXE), "demo", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "newsingest.db").exists()
+    out = run.stdout
+    assert "articles: 6 new, 2 duplicate" in out
+    assert "6 with entities (in-process)" in out
+    # The German brief is stored but not run through an English model.
+    assert "Neue Fähre zwischen Harbourton und Valdemar\tde\tskipped" in out
+    assert "Harbourton opens tidal barrier after six years of work\ten\tprocessed" in out
+    assert "PERSON\tElena Brandt\t5" in out
+    if "rule-based fallback" in run.stderr:
+        assert (
+            "entities by spaCy pipeline en_newsingest_rules 0.1.0" in out
+        )  # and it says which pipeline produced the entities

@@ -1,0 +1,112 @@
+"""`newsingest poll` and `sweep` as cron runs them: the real executable, server and Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.httpserver import LoopbackServer
+from tests.test_enqueue import read_queue
+from tests.test_poll import PARAGRAPHS, article_page, rss
+
+pytestmark = pytest.mark.integration
+EXE = shutil.which("newsingest", path=str(Path(sys.executable).parent))
+
+
+def cli(
+    tmp_path: Path, *args: str, broker: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    assert EXE, "newsingest console script not installed"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    env["NEWSINGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'news.db'}"
+    env["NEWSINGEST_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    env["NEWSINGEST_CONCURRENCY"] = "1"
+    if broker:
+        env["NEWSINGEST_BROKER_URL"] = broker
+    return subprocess.run(
+        [EXE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def site(http_server: LoopbackServer) -> LoopbackServer:
+    items = []
+    for i in range(3):
+        http_server.add(f"/a{i}.html", article_page(f"Story {i}", PARAGRAPHS))
+        items.append((f"s{i}", http_server.url(f"/a{i}.html")))
+    http_server.add("/feed.xml", rss(items), content_type="application/rss+xml")
+    return http_server
+
+
+def test_poll_summary_and_messages_on_redis(
+    tmp_path: Path, site: LoopbackServer, redis_url: str
+) -> None:
+    assert cli(tmp_path, "init").returncode == 0
+    assert cli(tmp_path, "feeds", "add", site.url("/feed.xml")).returncode == 0
+    run = cli(tmp_path, "poll", broker=redis_url)
+    assert run.returncode == 0, run.stderr
+    assert "feeds: 1 polled, 0 not modified, 0 failed" in run.stdout
+    assert "articles: 3 new, 0 duplicate" in run.stdout
+    assert "3 enqueued" in run.stdout
+    assert f"feed {site.url('/feed.xml')}: 3 entries" in run.stderr  # plain lines, no TTY
+    tasks = read_queue(redis_url)
+    assert sum(len(t["args"][0]["url_hashes"]) for t in tasks) == 3
+
+
+def test_broker_down_exits_3_and_sweep_resends_later(
+    tmp_path: Path, site: LoopbackServer, redis_url: str
+) -> None:
+    cli(tmp_path, "init")
+    cli(tmp_path, "feeds", "add", site.url("/feed.xml"))
+    run = cli(tmp_path, "poll", broker="redis://127.0.0.1:1/0")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "broker unavailable" in run.stderr
+    # The articles were stored before the send failed: nothing is lost, sweep re-sends them.
+    sweep = cli(tmp_path, "sweep", "--older-than", "0", broker=redis_url)
+    assert sweep.returncode == 0, sweep.stderr
+    assert "3 article(s) re-sent" in sweep.stdout
+    assert sum(len(t["args"][0]["url_hashes"]) for t in read_queue(redis_url)) == 3
+
+
+def test_poll_of_an_unknown_feed_is_bad_input(tmp_path: Path, redis_url: str) -> None:
+    cli(tmp_path, "init")
+    run = cli(tmp_path, "poll", "--feed", "https://not-subscribed.example/rss", broker=redis_url)
+    assert run.returncode == 1
+    assert "no active subscribed feed" in run.stderr
+
+
+def test_two_cron_runs_at_once_poll_each_feed_once(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    items = []
+    for i in range(4):
+        http_server.add(f"/p{i}.html", article_page(f"Story {i}", PARAGRAPHS), delay=0.3)
+        items.append((f"s{i}", http_server.url(f"/p{i}.html")))
+    http_server.add("/feed.xml", rss(items), content_type="application/rss+xml", delay=1.0)
+    cli(tmp_path, "init")
+    cli(tmp_path, "feeds", "add", http_server.url("/feed.xml"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    env |= {
+        "NEWSINGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'news.db'}",
+        "NEWSINGEST_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "NEWSINGEST_CONCURRENCY": "1",
+    }
+    assert EXE
+    procs = [
+        subprocess.Popen(
+            [EXE, "poll"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert len(http_server.requests_for("/feed.xml")) == 1
+    for i in range(4):
+        assert len(http_server.requests_for(f"/p{i}.html")) == 1
+    joined = "\n".join(outs)
+    assert "1 locked by another run" in joined or "feeds: 0 polled" in joined

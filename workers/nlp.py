@@ -1,0 +1,307 @@
+"""Named entities with spaCy: the pipeline loaded once per process, pure text -> entities.
+
+Entity keys are normalised so that the surface forms of one name meet: case and whitespace
+folded, a possessive ``'s`` and a leading "the" dropped, honorifics removed ("Mr Putin" ->
+"putin"), and within one article a person's short form is folded into the one longer name it
+is part of ("Putin" and "Vladimir Putin" -> "vladimir putin") when that is unambiguous. The
+label set is the model's own.
+
+Articles are only run through a model in a language it covers; the language comes from the
+page, else it is detected (py3langid). Others are stored without entities, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Longer texts are cut before NER (spaCy's own limit is 1,000,000 characters).
+MAX_NLP_CHARS = 200_000
+PERSON_LABELS = frozenset({"PERSON", "PER"})
+HONORIFICS = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev",
+        "fr", "sr", "sra", "herr", "frau", "mme", "mlle", "monsieur", "madame", "sheikh",
+    }
+)  # fmt: skip
+_APOSTROPHES = "'\u2019\u02bc`\u00b4"
+_POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s?$", re.IGNORECASE)
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_key(text: str, label: str = "") -> str:
+    """The entity key of a surface form (see the module docstring)."""
+    value = unicodedata.normalize("NFKC", text).casefold()
+    value = _SPACE.sub(" ", value).strip()
+    value = _POSSESSIVE.sub("", value)
+    value = _EDGE_PUNCT.sub("", value)
+    words = value.split(" ")
+    if words and words[0] == "the" and len(words) > 1:
+        words = words[1:]
+    if label in PERSON_LABELS or len(words) > 1:
+        while len(words) > 1 and words[0].rstrip(".") in HONORIFICS:
+            words = words[1:]
+    return " ".join(words).strip()
+
+
+def display_name(text: str) -> str:
+    """A surface form for display: whitespace collapsed, possessive and honorific dropped."""
+    value = _SPACE.sub(" ", text).strip()
+    value = _POSSESSIVE.sub("", value).strip()
+    words = value.split(" ")
+    while len(words) > 1 and words[0].rstrip(".").casefold() in HONORIFICS:
+        words = words[1:]
+    return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    text: str
+    label: str
+    start: int  # character offset in the article text
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCount:
+    label: str
+    key: str
+    name: str
+    count: int
+    first_offset: int
+
+
+def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
+    """Group one article's mentions by (label, key); fold short person names into long ones."""
+    groups: dict[tuple[str, str], list[Mention]] = {}
+    for m in mentions:
+        key = normalize_key(m.text, m.label)
+        if key:
+            groups.setdefault((m.label, key), []).append(m)
+    # Person short forms: "putin" joins "vladimir putin" when exactly one longer name ends
+    # with (or starts with) it among this article's people.
+    people = [key for (label, key) in groups if label in PERSON_LABELS]
+    for label, key in list(groups):
+        if label not in PERSON_LABELS or (label, key) not in groups:
+            continue
+        tokens = key.split(" ")
+        longer = [
+            other
+            for other in people
+            if other != key
+            and len(other.split(" ")) > len(tokens)
+            and (
+                other.split(" ")[-len(tokens) :] == tokens
+                or other.split(" ")[: len(tokens)] == tokens
+            )
+        ]
+        if len(longer) == 1 and (label, longer[0]) in groups:
+            groups[(label, longer[0])].extend(groups.pop((label, key)))
+    out = []
+    for (label, key), found in groups.items():
+        names = [display_name(m.text) for m in found]
+        name = max(names, key=lambda n: (len(n.split()), names.count(n), -names.index(n)))
+        out.append(
+            EntityCount(
+                label=label,
+                key=key[:512],
+                name=name[:512],
+                count=len(found),
+                first_offset=min(m.start for m in found),
+            )
+        )
+    return sorted(out, key=lambda e: (e.first_offset, e.label, e.key))
+
+
+# --- language ---------------------------------------------------------------------------------
+
+_langid_lock = threading.Lock()
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text`` (py3langid), or None for too little text."""
+    sample = text[:5000]
+    if len(sample.split()) < 5:
+        return None
+    with _langid_lock:  # py3langid loads its model lazily on first use
+        import py3langid
+
+        code, _score = py3langid.classify(sample)
+    return str(code)
+
+
+# --- the spaCy pipeline -----------------------------------------------------------------------
+
+
+class NlpPipeline:
+    """A loaded spaCy pipeline with only what NER needs enabled."""
+
+    def __init__(self, nlp: Any, *, source: str, labels: Sequence[str] = ()) -> None:
+        self.nlp = nlp
+        self.source = source
+        meta = nlp.meta
+        self.name = f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}"
+        self.version = str(meta.get("version", "0.0.0"))
+        self.languages = frozenset({str(nlp.lang)})
+        self.labels = tuple(nlp.get_pipe("ner").labels) if "ner" in nlp.pipe_names else ()
+        if "entity_ruler" in nlp.pipe_names:
+            ruler = nlp.get_pipe("entity_ruler")
+            self.labels = tuple(sorted(set(self.labels) | set(ruler.labels)))
+        self.labels = tuple(labels) or self.labels
+        wanted = {
+            "tok2vec",
+            "ner",
+            "transformer",
+            "entity_ruler",
+            "sentencizer",
+            "newsingest_rules",
+        }
+        disable = [name for name in nlp.pipe_names if name not in wanted]
+        if disable:
+            nlp.select_pipes(disable=disable)
+
+    def covers(self, language: str | None) -> bool:
+        return language is not None and language.split("-")[0].lower() in self.languages
+
+    def entities(self, texts: Sequence[str], *, batch_size: int = 16) -> list[list[EntityCount]]:
+        """Entities of each text, batched through ``nlp.pipe``."""
+        cut = [text[:MAX_NLP_CHARS] for text in texts]
+        return [
+            aggregate(Mention(ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+            for doc in self.nlp.pipe(cut, batch_size=batch_size)
+        ]
+
+
+INSTALL_HINT = (
+    "install it with `newsingest model install {name}` (needs internet), `pip install` its "
+    "package, or set NEWSINGEST_SPACY_MODEL to an installed package or a pipeline directory"
+)
+
+
+def load_pipeline(name_or_path: str) -> NlpPipeline:
+    """Load a spaCy pipeline by package name or path; ConfigError saying how to install it."""
+    import spacy
+
+    if name_or_path == RULES_MODEL:
+        return rule_based_pipeline()
+    try:
+        nlp = spacy.load(name_or_path)
+    except OSError as exc:
+        where = "directory" if Path(name_or_path).exists() else "package"
+        raise ConfigError(
+            f"spaCy model {name_or_path!r} cannot be loaded ({where}): "
+            + INSTALL_HINT.format(name=name_or_path)
+            + f" [{str(exc).splitlines()[0][:200]}]"
+        ) from None
+    if "ner" not in nlp.pipe_names and "entity_ruler" not in nlp.pipe_names:
+        raise ConfigError(f"spaCy model {name_or_path!r} has no 'ner' component")
+    pipeline = NlpPipeline(nlp, source=name_or_path)
+    log.info(
+        "loaded spaCy model %s %s from %s (labels: %s)",
+        pipeline.name,
+        pipeline.version,
+        name_or_path,
+        ", ".join(pipeline.labels),
+    )
+    return pipeline
+
+
+@lru_cache(maxsize=2)
+def get_pipeline(name_or_path: str) -> NlpPipeline:
+    """The pipeline for this process, loaded on first use (after fork, in a worker)."""
+    return load_pipeline(name_or_path)
+
+
+def resolve_model(settings: Any) -> str:
+    """The model to load: the configured one (package name or path)."""
+    return str(settings.spacy_model)
+
+
+def model_available(name_or_path: str) -> None:
+    """Check, without loading it, that a model can be found; ConfigError saying how if not."""
+    import spacy.util
+
+    if name_or_path == RULES_MODEL:
+        return
+    if Path(name_or_path).is_dir() or spacy.util.is_package(name_or_path):
+        return
+    raise ConfigError(
+        f"spaCy model {name_or_path!r} is not installed: " + INSTALL_HINT.format(name=name_or_path)
+    )
+
+
+# --- the rule-based fallback (demo only) ------------------------------------------------------
+
+RULES_MODEL = "newsingest:rules"
+TITLES = frozenset(
+    {
+        *HONORIFICS,
+        "president", "minister", "chancellor", "mayor", "senator", "governor", "professor",
+        "councillor", "judge", "general", "envoy", "ambassador", "secretary", "chairman",
+    }
+)  # fmt: skip
+ORG_SUFFIXES = frozenset(
+    {
+        "inc", "ltd", "llc", "plc", "corp", "corporation", "group", "bank", "university",
+        "authority", "council", "party", "union", "agency", "ministry", "company", "energy",
+    }
+)  # fmt: skip
+
+
+def rule_based_pipeline() -> NlpPipeline:
+    """A small rule-based English NER, used by `newsingest demo` when no model is installed.
+
+    PERSON: capitalised words after a title or honorific ("Mayor Elena Brandt" -> "Elena
+    Brandt"). ORG: capitalised words ending in an organisation word ("Valdemar Rail Group").
+    It finds far less than a trained model and says so wherever it is used.
+    """
+    import spacy
+    from spacy.tokens import Span
+
+    nlp = spacy.blank("en")
+    nlp.meta["name"] = "newsingest_rules"
+    nlp.meta["version"] = "0.1.0"
+
+    def find(doc: Any) -> Any:
+        spans: list[Any] = []
+        i = 0
+        while i < len(doc):
+            word = doc[i].lower_.rstrip(".")
+            if word in TITLES:
+                j = i + 1
+                while j < len(doc) and doc[j].is_title and doc[j].lower_ not in TITLES:
+                    j += 1
+                if j > i + 1:
+                    spans.append(Span(doc, i + 1, j, label="PERSON"))
+                    i = j
+                    continue
+            if doc[i].is_title and not doc[i].is_sent_start:
+                j = i
+                while j < len(doc) and doc[j].is_title:
+                    j += 1
+                if j - i >= 2 and doc[j - 1].lower_ in ORG_SUFFIXES:
+                    spans.append(Span(doc, i, j, label="ORG"))
+                    i = j
+                    continue
+            i += 1
+        doc.ents = spacy.util.filter_spans(spans)
+        return doc
+
+    from spacy.language import Language
+
+    if not Language.has_factory("newsingest_rules"):
+        Language.component("newsingest_rules", func=find)
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("newsingest_rules")
+    return NlpPipeline(nlp, source=RULES_MODEL, labels=("ORG", "PERSON"))

@@ -1,0 +1,146 @@
+"""One batch of the entity stage, the same in a Celery worker and in in-process mode:
+read the stored articles, pick those in a language the model covers, run NER, store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from schemas.models import ArticleStatus
+from workers import store
+from workers.nlp import NlpPipeline, detect_language
+
+log = logging.getLogger(__name__)
+STAGE = "extract"
+
+
+class NlpFailed(Exception):
+    """The model raised on this text: permanent for this article (dead-lettered)."""
+
+
+@dataclass
+class BatchOutcome:
+    stats: store.StoreStats = field(default_factory=store.StoreStats)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (url_hash, error)
+
+
+def process_batch(
+    engine: Engine, pipeline: NlpPipeline, url_hashes: Sequence[str], *, batch_size: int = 16
+) -> BatchOutcome:
+    """Entities for the given articles; an article the model crashes on is dead-lettered."""
+    outcome = BatchOutcome()
+    with engine.connect() as conn:
+        pending = store.load_pending(conn, url_hashes)
+    todo = [a for a in pending.values() if not store.is_done(a, pipeline.name, pipeline.version)]
+    outcome.stats.already_done = len(pending) - len(todo)
+    outcome.stats.missing = len(set(url_hashes) - set(pending))
+    results: list[store.ArticleResult] = []
+    runnable: list[tuple[store.PendingArticle, str | None]] = []
+    for article in todo:
+        language = article.language or detect_language(article.text)
+        if not article.text.strip():
+            results.append(
+                store.ArticleResult(article.url_hash, ArticleStatus.SKIPPED, reason="no_text")
+            )
+        elif not pipeline.covers(language):
+            results.append(
+                store.ArticleResult(
+                    article.url_hash,
+                    ArticleStatus.SKIPPED,
+                    language=language,
+                    reason=f"language_not_covered: {language or 'unknown'} "
+                    f"(model covers {', '.join(sorted(pipeline.languages))})",
+                )
+            )
+        else:
+            runnable.append((article, language))
+    results += _run_nlp(pipeline, runnable, batch_size, outcome)
+    if results or outcome.failed:
+        with engine.begin() as conn:
+            if results:
+                stats = store.store_results(
+                    conn, results, model=pipeline.name, version=pipeline.version
+                )
+                outcome.stats.processed = stats.processed
+                outcome.stats.skipped = stats.skipped
+                outcome.stats.already_done += stats.already_done
+                outcome.stats.entities = stats.entities
+                outcome.stats.mentions = stats.mentions
+            for url_hash, error in outcome.failed:
+                store.dead_letter(
+                    conn,
+                    stage=STAGE,
+                    key=url_hash,
+                    message={"v": 1, "url_hashes": [url_hash]},
+                    error=error,
+                )
+            if outcome.failed:
+                store.mark_failed(conn, [h for h, _ in outcome.failed], "nlp_failed")
+    return outcome
+
+
+def _run_nlp(
+    pipeline: NlpPipeline,
+    runnable: list[tuple[store.PendingArticle, str | None]],
+    batch_size: int,
+    outcome: BatchOutcome,
+) -> list[store.ArticleResult]:
+    if not runnable:
+        return []
+    texts = [a.text for a, _ in runnable]
+    try:
+        found = pipeline.entities(texts, batch_size=batch_size)
+    except Exception:
+        log.warning("NER failed on a batch of %d; retrying one by one", len(texts))
+        found = []
+        for article, _ in runnable:
+            try:
+                found.append(pipeline.entities([article.text])[0])
+            except Exception as exc:
+                outcome.failed.append(
+                    (article.url_hash, f"nlp_failed: {type(exc).__name__}: {exc}")
+                )
+                found.append(None)  # type: ignore[arg-type]
+    return [
+        store.ArticleResult(
+            article.url_hash, ArticleStatus.PROCESSED, entities=tuple(ents), language=language
+        )
+        for (article, language), ents in zip(runnable, found, strict=True)
+        if ents is not None
+    ]
+
+
+def run_entity_batch(
+    database_url: str, model: str, url_hashes: Sequence[str], batch_size: int, retries: int = 3
+) -> int:
+    """In-process mode: one batch in a pool process (engine and model cached per process).
+
+    A database failure is retried a few times with backoff; if it persists the articles stay
+    ``queued`` for ``newsingest sweep`` (nothing is lost). Returns the articles handled.
+    """
+    import random
+    import time
+
+    import sqlalchemy.exc
+
+    from schemas.db import dispose_engines, get_engine
+    from workers.nlp import get_pipeline
+
+    for attempt in range(retries + 1):
+        try:
+            outcome = process_batch(
+                get_engine(database_url), get_pipeline(model), url_hashes, batch_size=batch_size
+            )
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            if attempt == retries:
+                log.error("entity batch left queued after %d tries: %s", attempt + 1, exc)
+                return 0
+            dispose_engines()
+            time.sleep(min(30.0, 2.0 * 2**attempt) * random.uniform(0.5, 1.5))
+            continue
+        stats = outcome.stats
+        return stats.processed + stats.skipped + len(outcome.failed)
+    return 0

@@ -1,0 +1,231 @@
+"""The only code that writes entities and mentions, and marks articles processed.
+
+One transaction per batch. Idempotent: an article already processed by the same model
+version is skipped; otherwise its mentions are replaced, never added to, so the same message
+processed twice, or by two workers at once, leaves the same rows and counts. Rows are locked
+in URL-hash order and entities upserted in (label, key) order, so concurrent batches on
+PostgreSQL wait for each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from schemas.models import Article, ArticleStatus, DeadLetter, Entity, Mention, utcnow
+from workers.nlp import EntityCount
+
+ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
+ENTITY: sa.Table = Entity.__table__  # type: ignore[attr-defined]
+MENTION: sa.Table = Mention.__table__  # type: ignore[attr-defined]
+DEAD_LETTER: sa.Table = DeadLetter.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingArticle:
+    id: int
+    url_hash: str
+    text: str
+    language: str | None
+    status: str
+    nlp_model: str | None
+    nlp_model_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleResult:
+    url_hash: str
+    status: ArticleStatus  # PROCESSED or SKIPPED
+    entities: tuple[EntityCount, ...] = ()
+    language: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class StoreStats:
+    processed: int = 0
+    skipped: int = 0
+    already_done: int = 0
+    missing: int = 0
+    entities: int = 0
+    mentions: int = 0
+    missing_hashes: list[str] = field(default_factory=list)
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def load_pending(
+    conn: Connection, url_hashes: Sequence[str], *, lock: bool = False
+) -> dict[str, PendingArticle]:
+    """The articles of a message, locked (PostgreSQL ``FOR UPDATE``) when ``lock``."""
+    stmt = (
+        sa.select(
+            ARTICLE.c.id,
+            ARTICLE.c.url_hash,
+            ARTICLE.c.text,
+            ARTICLE.c.language,
+            ARTICLE.c.status,
+            ARTICLE.c.nlp_model,
+            ARTICLE.c.nlp_model_version,
+        )
+        .where(ARTICLE.c.url_hash.in_(sorted(set(url_hashes))))
+        .order_by(ARTICLE.c.url_hash)
+    )
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return {row.url_hash: PendingArticle(**row._mapping) for row in conn.execute(stmt)}
+
+
+def is_done(article: PendingArticle, model: str, version: str) -> bool:
+    return (
+        article.status in (ArticleStatus.PROCESSED, ArticleStatus.SKIPPED)
+        and article.nlp_model == model
+        and article.nlp_model_version == version
+    )
+
+
+def store_results(
+    conn: Connection,
+    results: Sequence[ArticleResult],
+    *,
+    model: str,
+    version: str,
+    now: datetime | None = None,
+) -> StoreStats:
+    """Write a batch's entities, mentions and article statuses (call inside a transaction)."""
+    now = now or utcnow()
+    stats = StoreStats()
+    current = load_pending(conn, [r.url_hash for r in results], lock=True)
+    todo: list[tuple[PendingArticle, ArticleResult]] = []
+    for result in sorted(results, key=lambda r: r.url_hash):
+        article = current.get(result.url_hash)
+        if article is None:
+            stats.missing += 1
+            stats.missing_hashes.append(result.url_hash)
+        elif is_done(article, model, version):
+            stats.already_done += 1
+        else:
+            todo.append((article, result))
+    if not todo:
+        return stats
+
+    # Entities: one upsert for the whole batch, in key order.
+    wanted = sorted({(e.label, e.key): e.name for _, r in todo for e in r.entities}.items())
+    ids: dict[tuple[str, str], int] = {}
+    if wanted:
+        rows = [
+            {"label": label, "key": key, "name": name, "first_seen": now, "last_seen": now}
+            for (label, key), name in wanted
+        ]
+        insert = _insert(conn, ENTITY)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["label", "key"], set_={"last_seen": insert.excluded.last_seen}
+        ).returning(ENTITY.c.id, ENTITY.c.label, ENTITY.c.key)
+        for start in range(0, len(rows), 500):
+            for row in conn.execute(stmt, rows[start : start + 500]):
+                ids[(row.label, row.key)] = row.id
+        stats.entities = len(ids)
+
+    # Mentions: replaced, never added to.
+    article_ids = [article.id for article, _ in todo]
+    conn.execute(sa.delete(MENTION).where(MENTION.c.article_id.in_(article_ids)))
+    mentions = [
+        {
+            "article_id": article.id,
+            "entity_id": ids[(e.label, e.key)],
+            "count": e.count,
+            "first_offset": e.first_offset,
+        }
+        for article, result in todo
+        for e in result.entities
+    ]
+    if mentions:
+        conn.execute(sa.insert(MENTION), mentions)
+    stats.mentions = len(mentions)
+
+    for article, result in todo:
+        values: dict[str, Any] = {
+            "status": result.status,
+            "status_reason": result.reason,
+            "processed_at": now,
+            "nlp_model": model,
+            "nlp_model_version": version,
+        }
+        if result.language and not article.language:
+            values["language"] = result.language
+        conn.execute(sa.update(ARTICLE).where(ARTICLE.c.id == article.id).values(**values))
+        if result.status is ArticleStatus.PROCESSED:
+            stats.processed += 1
+        else:
+            stats.skipped += 1
+    return stats
+
+
+def dead_letter(
+    conn: Connection,
+    *,
+    stage: str,
+    message: Any,
+    error: str,
+    key: str | None = None,
+    attempts: int = 1,
+    now: datetime | None = None,
+) -> int:
+    """Record a failed message; an open dead letter for the same stage and key is updated."""
+    now = now or utcnow()
+    body = message if isinstance(message, str) else json.dumps(message, sort_keys=True)
+    if key is not None:
+        existing = conn.execute(
+            sa.select(DEAD_LETTER.c.id).where(
+                DEAD_LETTER.c.stage == stage,
+                DEAD_LETTER.c.key == key,
+                DEAD_LETTER.c.replayed_at.is_(None),
+            )
+        ).scalar()
+        if existing is not None:
+            conn.execute(
+                sa.update(DEAD_LETTER)
+                .where(DEAD_LETTER.c.id == existing)
+                .values(
+                    message=body,
+                    error=error,
+                    attempts=DEAD_LETTER.c.attempts + attempts,
+                    last_failed_at=now,
+                )
+            )
+            return int(existing)
+    result = conn.execute(
+        sa.insert(DEAD_LETTER)
+        .values(
+            stage=stage,
+            key=key,
+            message=body,
+            error=error,
+            attempts=attempts,
+            first_failed_at=now,
+            last_failed_at=now,
+        )
+        .returning(DEAD_LETTER.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def mark_failed(conn: Connection, url_hashes: Sequence[str], reason: str) -> None:
+    """Articles whose entity stage failed for good (their dead letter holds the details)."""
+    conn.execute(
+        sa.update(ARTICLE)
+        .where(ARTICLE.c.url_hash.in_(list(url_hashes)))
+        .where(ARTICLE.c.status == ArticleStatus.QUEUED)
+        .values(status=ArticleStatus.FAILED, status_reason=reason[:1024])
+    )

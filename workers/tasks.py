@@ -1,0 +1,108 @@
+"""Thin Celery tasks: validate the message -> NLP -> store; retry policy from schemas.errors.
+
+Transient failures (database unavailable, broker hiccup) retry with exponential backoff and
+jitter; invalid messages, and messages past their retry budget, go to the dead-letter table
+with the reason. Resources (engine, spaCy pipeline) are made once per worker process, after
+the fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import sqlalchemy.exc
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from schemas.db import dispose_engines, get_engine
+from schemas.errors import InvalidMessage, TransientError
+from schemas.messages import EXTRACT_TASK, ExtractMessage
+from schemas.settings import Settings, get_settings
+from workers import store
+from workers.app import make_app
+from workers.nlp import NlpPipeline, get_pipeline, resolve_model
+from workers.process import STAGE, process_batch
+
+log = logging.getLogger(__name__)
+app = make_app()
+
+
+def backoff(retries: int, settings: Settings) -> float:
+    """Exponential backoff with full jitter in [50 %, 150 %] of the nominal delay."""
+    delay = min(settings.retry_backoff_max, settings.retry_backoff_base * (2**retries))
+    return float(delay * random.uniform(0.5, 1.5))
+
+
+def pipeline() -> NlpPipeline:
+    return get_pipeline(resolve_model(get_settings()))
+
+
+@worker_process_init.connect
+def _init_process(**_: Any) -> None:
+    # Connections made before the fork must not be shared; load spaCy once, here.
+    dispose_engines()
+    pipeline()
+
+
+@worker_process_shutdown.connect
+def _shutdown_process(**_: Any) -> None:
+    dispose_engines()
+
+
+def _dead_letter(message: Any, error: str, attempts: int, url_hashes: list[str]) -> None:
+    with get_engine().begin() as conn:
+        key = url_hashes[0] if len(url_hashes) == 1 else None
+        store.dead_letter(
+            conn, stage=STAGE, message=message, error=error, key=key, attempts=attempts
+        )
+        if url_hashes:
+            store.mark_failed(conn, url_hashes, error.split(":", 1)[0])
+
+
+@app.task(name=EXTRACT_TASK, bind=True, max_retries=None)
+def extract_entities(self: Any, message: Any) -> dict[str, int]:
+    """Entities for a batch of stored articles (an ExtractMessage as JSON or a dict)."""
+    settings = get_settings()
+    try:
+        if isinstance(message, str | bytes):
+            msg = ExtractMessage.from_json(message)
+        else:
+            msg = ExtractMessage.from_json(_json(message))
+    except InvalidMessage as exc:
+        log.error("dead-lettering an invalid message: %s", exc)
+        _dead_letter(message, str(exc), 1, [])
+        return {"dead_lettered": 1}
+    try:
+        outcome = process_batch(
+            get_engine(), pipeline(), msg.url_hashes, batch_size=settings.nlp_batch_size
+        )
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, TransientError) as exc:
+        retries = self.request.retries
+        if retries >= settings.task_max_retries:
+            _dead_letter(
+                msg.model_dump(mode="json"),
+                f"retries_exhausted: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
+                retries + 1,
+                list(msg.url_hashes),
+            )
+            return {"dead_lettered": len(msg.url_hashes)}
+        dispose_engines()  # reconnect from scratch next time
+        raise self.retry(exc=exc, countdown=backoff(retries, settings)) from None
+    stats = outcome.stats
+    return {
+        "processed": stats.processed,
+        "skipped": stats.skipped,
+        "already_done": stats.already_done,
+        "missing": stats.missing,
+        "failed": len(outcome.failed),
+    }
+
+
+def _json(message: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(message)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(f"not JSON-serialisable: {exc}", reason="invalid_json") from None
