@@ -96,6 +96,13 @@ def extract_page(body: bytes, charset: str | None, url: str) -> ExtractedArticle
     return extract_article(decode_html(body, charset), url=url, options=DEFAULT_OPTIONS)
 
 
+def _quiet_worker() -> None:
+    """Pool processes: trafilatura and htmldate log a warning for every page they discard;
+    the outcome is recorded with its reason anyway."""
+    for name in ("trafilatura", "htmldate", "courlan"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 class Extractor:
     """trafilatura off the event loop: a process pool, or a thread when ``processes`` is 0."""
 
@@ -114,6 +121,7 @@ class Extractor:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.processes,
                     mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=_quiet_worker,
                 )
             return self._pool
 

@@ -124,6 +124,12 @@ class Entity(SQLModel, table=True):
     label: str = Field(max_length=32)
     key: str = Field(max_length=512, index=True)
     name: str = Field(max_length=512)
+    short_key: str | None = Field(
+        default=None,
+        max_length=128,
+        index=True,
+        description="last word of a multi-word person key, to meet its short form",
+    )
     first_seen: datetime = _ts(nullable=False, default=utcnow)
     last_seen: datetime = _ts(nullable=False, default=utcnow)
 

@@ -69,9 +69,10 @@ class Settings(BaseSettings):
         default=None,
         description="Redis URL of the Celery broker; unset = in-process mode (no Redis).",
     )
-    spacy_model: str = Field(
-        default="en_core_web_sm",
-        description="spaCy pipeline for entities: an installed package name or a path.",
+    spacy_model: str | None = Field(
+        default=None,
+        description="spaCy pipeline for entities: an installed package name or a path; "
+        "unset = the bundled default (en_newsingest_ner).",
     )
     concurrency: int = Field(
         default=0,
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Seconds for a whole response, body included."
     )
     max_feed_bytes: int = Field(
-        default=10_000_000, gt=0, description="Cap on a feed body (after decompression)."
+        default=5_000_000, gt=0, description="Cap on a feed body (after decompression)."
     )
     max_page_bytes: int = Field(
         default=5_000_000, gt=0, description="Cap on an article page (after decompression)."
@@ -173,6 +174,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("spacy_model")
+    @classmethod
+    def _spacy_model(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("log_level")
     @classmethod

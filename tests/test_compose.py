@@ -71,3 +71,15 @@ def test_every_command_exists_in_the_cli(compose: dict[str, Any]) -> None:
         assert command, f"{name} has no command"
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, f"{name}: `newsingest {' '.join(command)}` -> {result.output}"
+
+
+def test_workers_start_after_migrations_and_scale(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("scheduler", "extract-worker"):
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert deps["redis"]["condition"] == "service_healthy"
+    worker = services["extract-worker"]
+    assert "ports" not in worker
+    assert "container_name" not in worker
+    assert worker["command"][:3] == ["worker", "--queues", "extract"]

@@ -81,7 +81,7 @@ def test_poll_of_an_unknown_feed_is_bad_input(tmp_path: Path, redis_url: str) ->
 
 
 def test_two_cron_runs_at_once_poll_each_feed_once(
-    tmp_path: Path, http_server: LoopbackServer
+    tmp_path: Path, http_server: LoopbackServer, test_model: str
 ) -> None:
     items = []
     for i in range(4):
@@ -95,6 +95,7 @@ def test_two_cron_runs_at_once_poll_each_feed_once(
         "NEWSINGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'news.db'}",
         "NEWSINGEST_ALLOWED_NETWORKS": "127.0.0.0/8",
         "NEWSINGEST_CONCURRENCY": "1",
+        "NEWSINGEST_SPACY_MODEL": test_model,
     }
     assert EXE
     procs = [

@@ -107,3 +107,11 @@ def test_masked_settings_hide_passwords(monkeypatch: pytest.MonkeyPatch) -> None
 def test_every_field_is_documented() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"{name} has no description"
+
+
+def test_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert f"| `NEWSINGEST_{name.upper()}` |" in readme, name

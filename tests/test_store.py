@@ -35,12 +35,14 @@ def engine(database_url: str) -> Any:
     engine.dispose()
 
 
-def seed(engine: Any, texts: list[str], language: str | None = None) -> list[str]:
+def seed(
+    engine: Any, texts: list[str], language: str | None = None, prefix: str = "a"
+) -> list[str]:
     hashes = []
     with engine.begin() as conn:
         cands = []
         for i, _ in enumerate(texts):
-            url = f"https://news.example/{i}"
+            url = f"https://news.example/{prefix}{i}"
             cands.append(Candidate(url=url, url_hash=url_hash(url), feed_id=None))
         claimed, _ = claim(conn, cands, lock_ttl=600)
         assert len(claimed) == len(texts)
@@ -78,7 +80,6 @@ def test_a_batch_stores_entities_and_skips_other_languages(engine: Any, test_mod
             "putin",
             "steve witkoff",
             "volodymyr zelenskiy",
-            "witkoff",  # alone in its article: folding across articles is not done here
         ]
         german = conn.exec(select(Article).where(Article.url_hash == hashes[3])).one()
         assert german.status == "skipped"
@@ -192,3 +193,40 @@ def test_a_text_that_crashes_the_model_is_dead_lettered_alone(engine: Any, test_
         assert "model cannot take this text" in letter.error
         status = conn.exec(select(Article.status).where(Article.url_hash == hashes[2])).one()
         assert status == "failed"
+
+
+def test_a_short_name_meets_its_full_name_across_articles(engine: Any, test_model: str) -> None:
+    """'Zelenskiy' alone in one article and 'Volodymyr Zelenskiy' in another: one entity,
+    whichever comes first; 'Smith' with two full names stays apart."""
+    pipeline = load_pipeline(test_model)
+    first = seed(engine, ["Zelenskiy said on Tuesday that the talks in Kyiv had gone well."])
+    process_batch(engine, pipeline, first)
+    with Session(engine) as s:
+        assert s.exec(select(Entity.key).where(Entity.label == "PERSON")).all() == ["zelenskiy"]
+    second = seed(
+        engine, ["Volodymyr Zelenskiy visited Paris and met officials there on Monday."], prefix="b"
+    )
+    process_batch(engine, pipeline, second)
+    third_text = "In Kyiv, Zelenskiy thanked the officials who had come from Paris for the talks."
+    third = seed(engine, [third_text], prefix="c")
+    process_batch(engine, pipeline, third)
+    with Session(engine) as s:
+        people = s.exec(select(Entity).where(Entity.label == "PERSON")).all()
+        assert [(p.key, p.name) for p in people] == [("volodymyr zelenskiy", "Volodymyr Zelenskiy")]
+        mentions = s.exec(select(Mention).where(Mention.entity_id == people[0].id)).all()
+        assert len(mentions) == 3  # all three articles now point at the one person
+
+
+def test_a_short_name_with_two_full_names_stays_apart(engine: Any) -> None:
+    from workers.nlp import EntityCount
+
+    hashes = seed(engine, ["a text", "b text", "c text"])
+    results = [
+        store.ArticleResult(h, store.ArticleStatus.PROCESSED, (EntityCount("PERSON", k, k, 1, 0),))
+        for h, k in zip(hashes, ["john smith", "jane smith", "smith"], strict=True)
+    ]
+    with engine.begin() as conn:
+        store.store_results(conn, results, model="m", version="1")
+    with Session(engine) as s:
+        keys = sorted(s.exec(select(Entity.key)).all())
+    assert keys == ["jane smith", "john smith", "smith"]

@@ -72,7 +72,8 @@ def test_end_to_end_with_two_worker_processes(
         assert "en_test_ner" in worker.output or "ready" in worker.output
     with session_scope(pg) as s:
         keys = set(s.exec(sa.select(Entity.key)).scalars())  # type: ignore[call-overload]
-        assert {"steve witkoff", "putin", "moscow", "kremlin"} <= keys
+        assert {"steve witkoff", "vladimir putin", "moscow", "kremlin"} <= keys
+        assert "putin" not in keys  # the short form met its full name across articles
         models = set(s.exec(sa.select(Article.nlp_model, Article.nlp_model_version)).all())  # type: ignore[call-overload]
         assert models == {("en_test_ner", "1.0.0")}
 

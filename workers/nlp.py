@@ -195,6 +195,7 @@ def load_pipeline(name_or_path: str) -> NlpPipeline:
 
     if name_or_path == RULES_MODEL:
         return rule_based_pipeline()
+    model_available(name_or_path)
     try:
         nlp = spacy.load(name_or_path)
     except OSError as exc:
@@ -223,9 +224,18 @@ def get_pipeline(name_or_path: str) -> NlpPipeline:
     return load_pipeline(name_or_path)
 
 
+BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "en_newsingest_ner"
+
+
 def resolve_model(settings: Any) -> str:
-    """The model to load: the configured one (package name or path)."""
-    return str(settings.spacy_model)
+    """The model to load: the configured one (package name or path), else the bundled default.
+
+    A configured model that is missing is an error (see :func:`model_available`), never a
+    silent fallback: the user asked for it by name.
+    """
+    if settings.spacy_model:
+        return str(settings.spacy_model)
+    return str(BUNDLED_MODEL)
 
 
 def model_available(name_or_path: str) -> None:
@@ -236,6 +246,12 @@ def model_available(name_or_path: str) -> None:
         return
     if Path(name_or_path).is_dir() or spacy.util.is_package(name_or_path):
         return
+    if Path(name_or_path) == BUNDLED_MODEL:
+        raise ConfigError(
+            f"the bundled default model is missing from this installation ({BUNDLED_MODEL}); "
+            "rebuild it with `python -m workers.models.build_default`, or "
+            + INSTALL_HINT.format(name="en_core_web_sm")
+        )
     raise ConfigError(
         f"spaCy model {name_or_path!r} is not installed: " + INSTALL_HINT.format(name=name_or_path)
     )

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from schemas.models import Article, ArticleStatus, DeadLetter, Entity, Mention, utcnow
-from workers.nlp import EntityCount
+from workers.nlp import PERSON_LABELS, EntityCount
 
 ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
 ENTITY: sa.Table = Entity.__table__  # type: ignore[attr-defined]
@@ -120,12 +120,28 @@ def store_results(
     if not todo:
         return stats
 
-    # Entities: one upsert for the whole batch, in key order.
-    wanted = sorted({(e.label, e.key): e.name for _, r in todo for e in r.entities}.items())
+    # Entities: one upsert for the whole batch, in key order, person short forms resolved.
+    names: dict[tuple[str, str], str] = {}
+    for _, r in todo:
+        for e in r.entities:
+            names.setdefault((e.label, e.key), e.name)
+    alias = person_aliases(conn, set(names))
+    targets: dict[tuple[str, str], str] = {}
+    for k, n in names.items():
+        target = alias.get(k, k)
+        targets.setdefault(target, names.get(target, n))
+    wanted = sorted(targets.items())
     ids: dict[tuple[str, str], int] = {}
     if wanted:
         rows = [
-            {"label": label, "key": key, "name": name, "first_seen": now, "last_seen": now}
+            {
+                "label": label,
+                "key": key,
+                "name": name,
+                "short_key": short_key(label, key),
+                "first_seen": now,
+                "last_seen": now,
+            }
             for (label, key), name in wanted
         ]
         insert = _insert(conn, ENTITY)
@@ -136,19 +152,25 @@ def store_results(
             for row in conn.execute(stmt, rows[start : start + 500]):
                 ids[(row.label, row.key)] = row.id
         stats.entities = len(ids)
+        merge_short_forms(conn, ids)
+    for k, target in alias.items():
+        if target in ids:
+            ids[k] = ids[target]
 
-    # Mentions: replaced, never added to.
+    # Mentions: replaced, never added to (two forms met in one article are summed).
     article_ids = [article.id for article, _ in todo]
     conn.execute(sa.delete(MENTION).where(MENTION.c.article_id.in_(article_ids)))
+    merged: dict[tuple[int, int], dict[str, int]] = {}
+    for article, result in todo:
+        for e in result.entities:
+            slot = (article.id, ids[(e.label, e.key)])
+            if slot in merged:
+                merged[slot]["count"] += e.count
+                merged[slot]["first_offset"] = min(merged[slot]["first_offset"], e.first_offset)
+            else:
+                merged[slot] = {"count": e.count, "first_offset": e.first_offset}
     mentions = [
-        {
-            "article_id": article.id,
-            "entity_id": ids[(e.label, e.key)],
-            "count": e.count,
-            "first_offset": e.first_offset,
-        }
-        for article, result in todo
-        for e in result.entities
+        {"article_id": a, "entity_id": ent, **values} for (a, ent), values in merged.items()
     ]
     if mentions:
         conn.execute(sa.insert(MENTION), mentions)
@@ -170,6 +192,87 @@ def store_results(
         else:
             stats.skipped += 1
     return stats
+
+
+def short_key(label: str, key: str) -> str | None:
+    """The last word of a multi-word person key ("volodymyr zelenskiy" -> "zelenskiy")."""
+    words = key.split(" ")
+    return words[-1][:128] if label in PERSON_LABELS and len(words) > 1 else None
+
+
+def person_aliases(
+    conn: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """One-word person keys that name exactly one known multi-word person.
+
+    "zelenskiy" maps to "volodymyr zelenskiy" when that is the only person, in this batch or
+    already stored, whose name ends with that word; with two candidates ("john smith", "jane
+    smith") the short form stays on its own.
+    """
+    singles = {(label, key) for label, key in keys if label in PERSON_LABELS and " " not in key}
+    if not singles:
+        return {}
+    longs: dict[tuple[str, str], set[str]] = {}
+    for label, key in keys:
+        short = short_key(label, key)
+        if short:
+            longs.setdefault((label, short), set()).add(key)
+    stored = conn.execute(
+        sa.select(ENTITY.c.label, ENTITY.c.short_key, ENTITY.c.key).where(
+            ENTITY.c.label.in_({label for label, _ in singles}),
+            ENTITY.c.short_key.in_({key for _, key in singles}),
+        )
+    )
+    for row in stored:
+        longs.setdefault((row.label, row.short_key), set()).add(row.key)
+    return {
+        (label, key): (label, next(iter(longs[(label, key)])))
+        for label, key in singles
+        if len(longs.get((label, key), ())) == 1
+    }
+
+
+def merge_short_forms(conn: Connection, ids: dict[tuple[str, str], int]) -> None:
+    """A stored one-word person ("zelenskiy") meets its full name when that name is the only
+    one ending with the word: its mentions move to the full name and it is removed."""
+    for (label, key), long_id in list(ids.items()):
+        short = short_key(label, key)
+        if short is None:
+            continue
+        short_row = conn.execute(
+            sa.select(ENTITY.c.id).where(ENTITY.c.label == label, ENTITY.c.key == short)
+        ).scalar()
+        if short_row is None:
+            continue
+        others = conn.execute(
+            sa.select(sa.func.count()).where(
+                ENTITY.c.label == label, ENTITY.c.short_key == short, ENTITY.c.key != key
+            )
+        ).scalar()
+        if others:
+            continue
+        for m in conn.execute(sa.select(MENTION).where(MENTION.c.entity_id == short_row)).all():
+            existing = conn.execute(
+                sa.select(MENTION.c.id, MENTION.c.count, MENTION.c.first_offset).where(
+                    MENTION.c.article_id == m.article_id, MENTION.c.entity_id == long_id
+                )
+            ).first()
+            if existing is None:
+                conn.execute(
+                    sa.update(MENTION).where(MENTION.c.id == m.id).values(entity_id=long_id)
+                )
+            else:
+                conn.execute(
+                    sa.update(MENTION)
+                    .where(MENTION.c.id == existing.id)
+                    .values(
+                        count=existing[1] + m._mapping["count"],
+                        first_offset=min(existing[2], m._mapping["first_offset"]),
+                    )
+                )
+                conn.execute(sa.delete(MENTION).where(MENTION.c.id == m.id))
+        conn.execute(sa.delete(ENTITY).where(ENTITY.c.id == short_row))
+        ids.pop((label, short), None)
 
 
 def dead_letter(

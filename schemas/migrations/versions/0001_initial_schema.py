@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
+        sa.Column("short_key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entity")),
@@ -48,6 +49,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("entity", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_entity_key"), ["key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_entity_short_key"), ["short_key"], unique=False)
 
     op.create_table(
         "feed",
@@ -162,6 +164,7 @@ def downgrade() -> None:
 
     op.drop_table("feed")
     with op.batch_alter_table("entity", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_entity_short_key"))
         batch_op.drop_index(batch_op.f("ix_entity_key"))
 
     op.drop_table("entity")

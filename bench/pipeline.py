@@ -1,0 +1,1436 @@
+"""The pipeline benchmarks behind ``python -m bench``: what each row runs, and its plumbing.
+
+Everything runs against real things: the trafilatura evaluation pages served over HTTP by
+``python -m tests.httpserver`` in a subprocess (so the server never competes for the GIL of a
+measured process) on loopback addresses 127.0.0.2 and up, RSS feeds generated for them, the
+local PostgreSQL (a throwaway database per row, dropped afterwards), Redis (database 14 by
+default, flushed before and after) and ``newsingest`` processes (``poll``, ``worker``,
+``run``). Nothing is sent outside 127.0.0.0/8.
+
+The article pages are the corpus pages that trafilatura extracts to an article *and* whose
+language the NER model covers, so that every article of the end-to-end rows does the work of
+the bound: trafilatura, then NER. They are cycled (each under its own URL) when more articles
+are asked for than there are distinct pages. The corpus scan that finds them is cached in
+``.cache/bench/`` (the first run pays it once).
+
+``python -m bench.pipeline memory ...`` is the child process of the memory row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import html as html_module
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bench._corpus import ROOT, unpack
+from schemas.db import make_engine, session_scope, upgrade
+from schemas.models import Article, ArticleStatus
+from schemas.urls import normalize_url, url_hash
+
+ARCHIVE = "news-pages-trafilatura-eval.tar.xz"
+CACHE = ROOT / ".cache" / "bench"
+SCAN_VERSION = 1
+DEFAULT_REDIS = os.environ.get("NEWSINGEST_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+DEFAULT_POSTGRES = os.environ.get(
+    "NEWSINGEST_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
+DONE = (
+    ArticleStatus.PROCESSED,
+    ArticleStatus.SKIPPED,
+    ArticleStatus.FAILED,
+    ArticleStatus.NOT_ARTICLE,
+    ArticleStatus.RETRY,
+)
+FAKE_BASE = "http://127.0.0.2:8000"  # the URL the bound passes to extract_article
+
+Log = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of every row; ``python -m bench --smoke`` shrinks them all."""
+
+    smoke: bool = False
+    repeats: int = 3
+    feeds: int = 20
+    items: int = 50  # per feed: feeds x items = the end-to-end articles
+    e2e_repeats: int = 3
+    bound_pages: int = 0  # 0 = every eligible page once
+    scale_articles: int = 480
+    fetch_pages: int = 2000
+    fetch_hosts: int = 20
+    fetch_delay: float = 0.1
+    fetch_per_host: int = 4
+    fetch_concurrency: int = 80
+    store_articles: int = 1008
+    store_entities: int = 20
+    store_batch: int = 16
+    memory_articles: int = 5000
+    memory_checkpoint: int = 1000
+    latency_entries: int = 30
+    latency_gap: float = 0.8
+    workers: int = 2
+
+    @property
+    def articles(self) -> int:
+        return self.feeds * self.items
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (q in [0, 100]) of a non-empty sample."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    pos = (len(data) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (pos - low)
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # pragma: no cover - not Linux
+        return "?"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Model:
+    name: str  # what the processes get as NEWSINGEST_SPACY_MODEL
+    note: str | None  # set when we fell back to the rule-based pipeline
+    pipeline: Any  # workers.nlp.NlpPipeline, loaded in this process
+
+
+def choose_model(explicit: str | None, log: Log) -> Model:
+    """``--model``, else NEWSINGEST_SPACY_MODEL, else the project's default (resolve_model);
+    the rule-based fallback, said so, when that model is not installed."""
+    from schemas.errors import ConfigError
+    from schemas.settings import load_settings
+    from workers.nlp import RULES_MODEL, load_pipeline, model_available, resolve_model
+
+    wanted = explicit or os.environ.get("NEWSINGEST_SPACY_MODEL") or ""
+    if not wanted:
+        wanted = resolve_model(load_settings(_env_file=None))
+    try:
+        model_available(wanted)
+        pipeline = load_pipeline(wanted)
+    except ConfigError as exc:
+        log(f"model {wanted!r} unavailable ({exc.message.split(':')[0]}); using {RULES_MODEL}")
+        note = (
+            f"spaCy model `{wanted}` is not installed: FELL BACK to the rule-based "
+            f"`{RULES_MODEL}` pipeline (far cheaper and weaker than a trained model)"
+        )
+        return Model(RULES_MODEL, note, load_pipeline(RULES_MODEL))
+    return Model(wanted, None, pipeline)
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    key: str
+    path: Path
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """One corpus page through ``extract_article`` with the default options."""
+
+    ok: bool
+    language: str | None
+    text: str
+
+
+def corpus_pages() -> list[Page]:
+    here = unpack(ARCHIVE) / "trafilatura_eval" / "tests"
+    data: dict[str, dict[str, Any]] = json.loads((here / "evaldata.json").read_text("utf-8"))
+    pages = []
+    for key in sorted(data):
+        path = here / "cache" / data[key]["file"]
+        if not path.is_file():
+            path = here / "eval" / data[key]["file"]
+        if path.is_file():
+            pages.append(Page(key, path))
+    return pages
+
+
+def _scan_one(key: str, path: str) -> tuple[str, bool, str | None, str]:
+    """Pool worker: extract one page like the fetcher does (module level, so it pickles)."""
+    from ingest.extract import DEFAULT_OPTIONS, decode_html, extract_article
+    from schemas.errors import NotAnArticle
+    from workers.nlp import detect_language
+
+    try:
+        art = extract_article(
+            decode_html(Path(path).read_bytes(), None), url=None, options=DEFAULT_OPTIONS
+        )
+    except NotAnArticle:
+        return key, False, None, ""
+    return key, True, art.language or detect_language(art.text), art.text
+
+
+def _scan_fingerprint() -> str:
+    import trafilatura
+
+    from ingest.extract import DEFAULT_OPTIONS
+
+    archive = unpack(ARCHIVE)
+    marker = archive / ".unpacked"
+    stamp = marker.stat().st_mtime_ns if marker.exists() else 0
+    return f"v{SCAN_VERSION} trafilatura {trafilatura.__version__} {DEFAULT_OPTIONS!r} {stamp}"
+
+
+def scan_corpus(
+    pages: Sequence[Page], covers: Callable[[str | None], bool], want: int | None, log: Log
+) -> dict[str, Scanned]:
+    """Extract pages (cached in .cache/bench/scan.json) until ``want`` covered articles are
+    known, or all of them when ``want`` is None. Uses a pool of one process per core."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache_file = CACHE / "scan.json"
+    fingerprint = _scan_fingerprint()
+    known: dict[str, Scanned] = {}
+    if cache_file.is_file():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            raw = json.loads(cache_file.read_text("utf-8"))
+            if raw["fingerprint"] == fingerprint:
+                known = {k: Scanned(v[0], v[1], v[2]) for k, v in raw["pages"].items()}
+
+    def eligible() -> int:
+        return sum(1 for s in known.values() if s.ok and covers(s.language))
+
+    todo = [p for p in pages if p.key not in known]
+    if todo and (want is None or eligible() < want):
+        import multiprocessing
+
+        log(f"scanning the corpus ({len(todo)} pages not cached yet) ...")
+        chunk = max(8, 4 * cores())
+        with ProcessPoolExecutor(cores(), mp_context=multiprocessing.get_context("spawn")) as ex:
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                for key, ok, language, text in ex.map(
+                    _scan_one, [p.key for p in part], [str(p.path) for p in part]
+                ):
+                    known[key] = Scanned(ok, language, text)
+                if want is not None and eligible() >= want:
+                    break
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "fingerprint": fingerprint,
+                    "pages": {k: [s.ok, s.language, s.text] for k, s in known.items()},
+                }
+            ),
+            "utf-8",
+        )
+        tmp.replace(cache_file)
+    return known
+
+
+@dataclass
+class Workload:
+    model: Model
+    pages: list[Page]  # distinct eligible pages (article, in a covered language), corpus order
+    texts: list[tuple[str, str | None]]  # (text, language) of every extracted page scanned
+    by_key: dict[str, tuple[str, str | None]]  # (text, language) of the eligible pages
+    scanned: int
+    corpus_size: int
+
+    def page(self, index: int) -> Page:
+        """The page behind article ``index`` (the eligible pages, cycled)."""
+        return self.pages[index % len(self.pages)]
+
+    def eligible_text(self, index: int) -> tuple[str, str | None]:
+        return self.by_key[self.page(index).key]
+
+
+def build_workload(model: Model, plan: Plan, log: Log) -> Workload:
+    pages = corpus_pages()
+    want = max(8, min(plan.articles, 24)) if plan.smoke else None
+    known = scan_corpus(pages, model.pipeline.covers, want, log)
+    eligible = [p for p in pages if p.key in known and known[p.key].ok]
+    covered = [p for p in eligible if model.pipeline.covers(known[p.key].language)]
+    if not covered:  # a model that covers no corpus language: use every article page
+        log("the model covers none of the corpus languages: using every article page")
+        covered = eligible
+    texts = [(known[p.key].text, known[p.key].language) for p in eligible]
+    by_key = {p.key: (known[p.key].text, known[p.key].language) for p in covered}
+    return Workload(model, covered, texts, by_key, len(known), len(pages))
+
+
+# --------------------------------------------------------------------------- the site
+
+
+def rss(title: str, items: Sequence[tuple[str, str, datetime]]) -> str:
+    entries = "".join(
+        f"<item><title>{html_module.escape(t)}</title><link>{html_module.escape(link)}</link>"
+        f"<guid>{html_module.escape(link)}</guid>"
+        f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>\n"
+        for t, link, when in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{html_module.escape(title)}</title><link>http://127.0.0.1/</link>"
+        f"<description>bench</description>\n{entries}</channel></rss>\n"
+    )
+
+
+class Site:
+    """A routes directory for ``tests.httpserver``: ``a/NNNNN.html`` (hard links to corpus
+    pages, cycled) and ``feeds/*.xml``."""
+
+    def __init__(self, root: Path, workload: Workload) -> None:
+        self.root = root
+        self.workload = workload
+        (root / "a").mkdir(parents=True, exist_ok=True)
+        (root / "feeds").mkdir(parents=True, exist_ok=True)
+
+    def page_path(self, index: int) -> str:
+        path = f"a/{index:05d}.html"
+        target = self.root / path
+        if not target.exists():
+            source = self.workload.page(index).path
+            try:
+                os.link(source, target)
+            except OSError:
+                target.write_bytes(source.read_bytes())
+        return path
+
+    def write_feed(self, name: str, title: str, items: Sequence[tuple[str, str, datetime]]) -> str:
+        """Write (atomically: the server may be reading it) and return the feed's path."""
+        path = f"feeds/{name}.xml"
+        tmp = self.root / f"feeds/.{name}.tmp"
+        tmp.write_text(rss(title, items), "utf-8")
+        tmp.replace(self.root / path)
+        return path
+
+
+def hosts(n: int) -> list[str]:
+    return [f"127.0.0.{2 + i}" for i in range(n)]
+
+
+@dataclass
+class FeedSet:
+    urls: list[str]  # feed URLs
+    articles: list[str]  # normalised article URLs, in feed order
+
+
+def make_feeds(site: Site, bases: Sequence[str], feeds: int, items: int, tag: str) -> FeedSet:
+    """``feeds`` RSS feeds of ``items`` articles; feed k and its pages on host k."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    feed_urls: list[str] = []
+    articles: list[str] = []
+    for k in range(feeds):
+        base = bases[k % len(bases)]
+        entries = []
+        for j in range(items):
+            index = k * items + j
+            link = f"{base}/{site.page_path(index)}"
+            entries.append((f"Story {index}", link, now - timedelta(minutes=index)))
+            articles.append(normalize_url(link))
+        feed_urls.append(f"{base}/{site.write_feed(f'{tag}-{k:02d}', f'Feed {k}', entries)}")
+    return FeedSet(feed_urls, articles)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Proc:
+    """A subprocess whose merged stdout/stderr is drained by a thread (never blocks on a
+    full pipe); ``marked_at`` is the wall time the first line containing ``marker`` arrived."""
+
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str], cwd: Path, marker: str | None = None
+    ) -> None:
+        self.marker = marker
+        self.marked_at: float | None = None
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            list(args),
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if self.marker and self.marked_at is None and self.marker in line:
+                self.marked_at = time.time()
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError(
+                f"{self.proc.args} still running after {timeout:.0f}s:\n{self.output[-3000:]}"
+            ) from None
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._reader.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> Proc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def http_server(root: Path, addresses: Sequence[str], delay: float = 0.0) -> Iterator[list[str]]:
+    """``python -m tests.httpserver`` serving ``root`` on ``addresses``; yields base URLs."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.httpserver",
+            "--hosts",
+            ",".join(addresses),
+            "--routes-dir",
+            str(root),
+            "--delay",
+            str(delay),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    bases: list[str] = []
+    other: list[str] = []
+    try:
+        while len(bases) < len(addresses):
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("loopback server did not start:\n" + "".join(other))
+            if line.startswith("READY "):
+                bases.append(line.split()[1])
+            else:
+                other.append(line)
+        drain = threading.Thread(target=proc.stdout.read, daemon=True)
+        drain.start()
+        yield bases
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        proc.stdout.close()
+
+
+def newsingest_exe() -> str:
+    from tests.workerproc import EXE
+
+    if not EXE:
+        raise SystemExit("the newsingest console script is not installed in this venv")
+    return EXE
+
+
+def service_env(**values: str) -> dict[str, str]:
+    from tests.workerproc import service_env as env
+
+    # No stray .env: the processes run in a scratch directory (cwd), see Bench.workdir.
+    return env(log_level="INFO", **values)
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str], concurrency: int, cwd: Path) -> Iterator[Any]:
+    from tests.workerproc import celery_worker as worker
+
+    with worker(env, "--concurrency", str(concurrency), cwd=cwd, ready_timeout=120) as proc:
+        time.sleep(1.0)  # the children load the model in worker_process_init
+        yield proc
+
+
+# --------------------------------------------------------------------------- services
+
+
+@contextlib.contextmanager
+def pg_database(admin_url: str, tag: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database with the schema, dropped afterwards."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"newsingest_bench_{tag}_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def engine_for(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def add_feeds(engine: Engine, urls: Sequence[str], poll_interval: int = 900) -> None:
+    from ingest.feedlist import add_feeds as add
+
+    with session_scope(engine) as session:
+        result = add(session, list(urls), poll_interval=poll_interval)
+        if result.invalid or len(result.added) != len(urls):
+            raise RuntimeError(f"feeds not added: {result}")
+
+
+def reset_postgres(engine: Engine) -> None:
+    """Back to "feeds subscribed, nothing fetched" between repeats."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE mention, entity, article, dead_letter RESTART IDENTITY"))
+        conn.execute(
+            sa.text(
+                "UPDATE feed SET etag = NULL, last_modified = NULL, body_hash = NULL, "
+                "next_poll_at = now(), locked_until = NULL, lock_owner = NULL, "
+                "consecutive_failures = 0"
+            )
+        )
+
+
+@dataclass
+class Progress:
+    statuses: dict[str, int]
+    last_processed: datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def done(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s in DONE)
+
+    @property
+    def processed(self) -> int:
+        return self.statuses.get(ArticleStatus.PROCESSED, 0) + self.statuses.get(
+            ArticleStatus.SKIPPED, 0
+        )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def progress(engine: Engine, like: str | None = None) -> Progress:
+    where = ARTICLE.c.url.like(like) if like else sa.true()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ARTICLE.c.status, sa.func.count()).where(where).group_by(ARTICLE.c.status)
+        ).all()
+        last = conn.execute(sa.select(sa.func.max(ARTICLE.c.processed_at)).where(where)).scalar()
+    return Progress({str(s): int(n) for s, n in rows}, _utc(last))
+
+
+def wait_done(
+    engine: Engine, expected: int, timeout: float, *, like: str | None = None
+) -> Progress:
+    """Wait until ``expected`` articles reached a final status; the last state otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = progress(engine, like)
+        if state.done >= expected or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+def load_articles(
+    engine: Engine, prefix: str, texts: Sequence[tuple[str, str | None]]
+) -> list[str]:
+    """Insert articles as ``queued`` (extracted, waiting for entities); their URL hashes."""
+    now = datetime.now(UTC)
+    rows = []
+    for i, (text, language) in enumerate(texts):
+        url = f"{prefix}{i:05d}.html"
+        rows.append(
+            {
+                "url": url,
+                "url_hash": url_hash(url),
+                "title": f"Article {i}",
+                "authors": [],
+                "language": language,
+                "text": text,
+                "word_count": len(text.split()),
+                "status": ArticleStatus.QUEUED,
+                "attempts": 1,
+                "fetched_at": now,
+            }
+        )
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 500):
+            conn.execute(sa.insert(ARTICLE), rows[start : start + 500])
+    return [r["url_hash"] for r in rows]
+
+
+def requeue(engine: Engine, like: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM mention"))
+        conn.execute(sa.text("DELETE FROM entity"))
+        conn.execute(
+            sa.update(ARTICLE)
+            .where(ARTICLE.c.url.like(like))
+            .values(
+                status=ArticleStatus.QUEUED,
+                status_reason=None,
+                processed_at=None,
+                nlp_model=None,
+                nlp_model_version=None,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    key: str  # stable name (the smoke test checks these)
+    title: str
+    measured: str
+    size: str  # how many articles/pages
+    runs: list[float]
+    unit: str
+    value: float  # the median, or the ratio the target applies to
+    shown: str  # the median column as displayed
+    target: str = "report"
+    passed: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bench:
+    plan: Plan
+    workload: Workload
+    workdir: Path
+    postgres: str
+    redis: str
+    log: Log
+    bases: list[str] = field(default_factory=list)  # the no-delay server's base URLs
+    site: Site | None = None
+    rows: list[Row] = field(default_factory=list)
+    bound: float | None = None  # articles/s of the whole machine (row 1 x cores)
+
+    @property
+    def model(self) -> Model:
+        return self.workload.model
+
+    def env(self, **values: str) -> dict[str, str]:
+        return service_env(spacy_model=self.model.name, **values)
+
+    def ratio(self, rate: float) -> float:
+        return rate / self.bound if self.bound else float("nan")
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    if value != value:  # NaN
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def runs_text(values: Sequence[float], digits: int = 1) -> str:
+    return ", ".join(fmt(v, digits) for v in values)
+
+
+# --------------------------------------------------------------------------- row 1: bound
+
+
+def row_bound(b: Bench) -> None:
+    """trafilatura + NER in one plain loop over pages in memory: articles/s on one core."""
+    from ingest.extract import DEFAULT_OPTIONS, decode_html, extract_article
+    from schemas.errors import NotAnArticle
+    from workers.nlp import detect_language
+
+    pipeline = b.model.pipeline
+    count = b.plan.bound_pages or len(b.workload.pages)
+    pages = [(f"{FAKE_BASE}/a/{i:05d}.html", b.workload.page(i).read()) for i in range(count)]
+    batch = 16
+    runs: list[float] = []
+    for r in range(b.plan.repeats):
+        done = 0
+        started = time.perf_counter()
+        for start in range(0, len(pages), batch):
+            texts = []
+            for url, body in pages[start : start + batch]:
+                try:
+                    art = extract_article(decode_html(body, None), url=url, options=DEFAULT_OPTIONS)
+                except NotAnArticle:
+                    continue
+                if pipeline.covers(art.language or detect_language(art.text)):
+                    texts.append(art.text)
+                done += 1
+            pipeline.entities(texts, batch_size=batch)
+        runs.append(done / (time.perf_counter() - started))
+        b.log(f"bound run {r + 1}: {runs[-1]:.2f} articles/s on one core")
+    per_core = median(runs)
+    b.bound = per_core * b.plan.workers
+    b.rows.append(
+        Row(
+            key="bound",
+            title="Bound: trafilatura + NER, one process",
+            measured="plain loop in one process: decode_html + extract_article + language + "
+            "NlpPipeline.entities (batches of 16), pages read from memory",
+            size=f"{count} distinct pages",
+            runs=runs,
+            unit="articles/s per core",
+            value=per_core,
+            shown=f"{fmt(per_core, 2)} articles/s per core; x {b.plan.workers} cores = "
+            f"**{fmt(b.bound, 2)} articles/s** (the bound)",
+        )
+    )
+
+
+# --------------------------------------------------------------------------- row 2 and 3
+
+
+def _poll(b: Bench, env: dict[str, str], timeout: float) -> tuple[float, float, str]:
+    """``newsingest poll --all``; (wall time of the first request, of exit, output)."""
+    started = time.time()
+    with Proc([newsingest_exe(), "poll", "--all"], env, b.workdir, marker="polling ") as proc:
+        code = proc.wait(timeout)
+        ended = time.time()
+        proc.stop()
+        if code != 0:
+            raise RuntimeError(f"newsingest poll exited {code}:\n{proc.output[-3000:]}")
+        first = proc.marked_at or started
+        return first, ended, proc.output
+
+
+def _e2e_timeout(b: Bench) -> float:
+    return 120 + 5 * b.plan.articles / max(b.bound or 1.0, 1.0)
+
+
+def row_e2e_redis(b: Bench) -> None:
+    plan = b.plan
+    assert b.site is not None
+    n = plan.articles
+    runs: list[float] = []
+    notes: list[str] = []
+    with pg_database(b.postgres, "e2e") as db_url, engine_for(db_url) as engine:
+        feeds = make_feeds(b.site, b.bases, plan.feeds, plan.items, "e2e")
+        add_feeds(engine, feeds.urls)
+        env = b.env(
+            database_url=db_url,
+            broker_url=b.redis,
+            concurrency=str(plan.workers),
+            allowed_networks="127.0.0.0/8",
+        )
+        flush_redis(b.redis)
+        with celery_worker(env, plan.workers, b.workdir):
+            for r in range(plan.e2e_repeats):
+                reset_postgres(engine)
+                first, poll_end, _ = _poll(b, env, _e2e_timeout(b))
+                state = wait_done(engine, n, _e2e_timeout(b))
+                if state.last_processed is None or state.processed == 0:
+                    raise RuntimeError(f"nothing processed: {state.statuses}")
+                elapsed = state.last_processed.timestamp() - first
+                runs.append(state.processed / elapsed)
+                b.log(
+                    f"e2e redis run {r + 1}: {runs[-1]:.2f} articles/s ({state.statuses}; "
+                    f"poll exited at {poll_end - first:.1f}s, last row at {elapsed:.1f}s)"
+                )
+                if r == 0:
+                    notes.append(
+                        f"run 1: poll process done at {poll_end - first:.1f} s, last article "
+                        f"processed at {elapsed:.1f} s"
+                    )
+                if state.processed != n:
+                    notes.append(f"run {r + 1}: statuses {state.statuses}")
+    flush_redis(b.redis)
+    rate = median(runs)
+    ratio = b.ratio(rate)
+    b.rows.append(
+        Row(
+            key="e2e_redis",
+            title="End to end, Redis + PostgreSQL",
+            measured=f"`newsingest poll --all` (own process, {plan.workers} extraction "
+            f"processes) -> HTTP from a loopback server -> trafilatura -> Redis -> "
+            f"`newsingest worker --concurrency {plan.workers}` -> PostgreSQL; first request "
+            "to last article row processed",
+            size=f"{n} articles ({plan.feeds} feeds x {plan.items})",
+            runs=runs,
+            unit="articles/s",
+            value=ratio,
+            shown=f"{fmt(rate, 2)} articles/s = **{fmt(ratio, 2)} x bound**",
+            target="ratio >= 0.85",
+            passed=ratio >= 0.85,
+            notes=notes,
+        )
+    )
+
+
+def row_e2e_inprocess(b: Bench) -> None:
+    plan = b.plan
+    assert b.site is not None
+    n = plan.articles
+    runs: list[float] = []
+    notes: list[str] = []
+    feeds = make_feeds(b.site, b.bases, plan.feeds, plan.items, "e2e")
+    for r in range(plan.e2e_repeats):
+        db = b.workdir / f"inprocess-{r}.db"
+        url = f"sqlite:///{db}"
+        upgrade(url)
+        with engine_for(url) as engine:
+            add_feeds(engine, feeds.urls)
+            env = b.env(
+                database_url=url, concurrency=str(plan.workers), allowed_networks="127.0.0.0/8"
+            )
+            first, _, _ = _poll(b, env, _e2e_timeout(b))
+            state = progress(engine)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if state.last_processed is None or state.processed == 0:
+            raise RuntimeError(f"nothing processed: {state.statuses}")
+        elapsed = state.last_processed.timestamp() - first
+        runs.append(state.processed / elapsed)
+        b.log(f"e2e in-process run {r + 1}: {runs[-1]:.2f} articles/s ({state.statuses})")
+        if state.processed != n:
+            notes.append(f"run {r + 1}: statuses {state.statuses}")
+    rate = median(runs)
+    ratio = b.ratio(rate)
+    b.rows.append(
+        Row(
+            key="e2e_inprocess",
+            title="End to end, in-process (no Redis, SQLite)",
+            measured=f"`newsingest poll --all` with NEWSINGEST_CONCURRENCY={plan.workers}: "
+            "fetch, trafilatura and NER in one process tree -> SQLite; first request to last "
+            "article row processed",
+            size=f"{n} articles ({plan.feeds} feeds x {plan.items})",
+            runs=runs,
+            unit="articles/s",
+            value=ratio,
+            shown=f"{fmt(rate, 2)} articles/s = **{fmt(ratio, 2)} x bound**",
+            target="ratio >= 0.85",
+            passed=ratio >= 0.85,
+            notes=notes,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- row 4: scaling
+
+
+def row_scaling(b: Bench) -> None:
+    from ingest.enqueue import CeleryEnqueuer
+    from schemas.settings import load_settings
+    from workers.app import make_app
+
+    plan = b.plan
+    n = plan.scale_articles
+    measured = "https://bench.invalid/scale/"
+    warm = "https://bench.invalid/warm/"
+    rates: dict[int, list[float]] = {}
+    with pg_database(b.postgres, "scale") as db_url, engine_for(db_url) as engine:
+        texts = [b.workload.eligible_text(i) for i in range(n)]
+        hashes = load_articles(engine, measured, texts)
+        settings = load_settings(_env_file=None, database_url=db_url, broker_url=b.redis)
+        app = make_app(settings)
+        enqueuer = CeleryEnqueuer(app, batch_size=settings.nlp_batch_size)
+        try:
+            for workers in (1, plan.workers):
+                flush_redis(b.redis)
+                env = b.env(database_url=db_url, broker_url=b.redis)
+                with celery_worker(env, workers, b.workdir):
+                    # Warm-up: one batch per process, not measured.
+                    warm_hashes = load_articles(engine, f"{warm}{workers}/", texts[: 16 * workers])
+                    enqueuer.send(warm_hashes)
+                    wait_done(engine, len(warm_hashes), 120, like=f"{warm}{workers}/%")
+                    for r in range(plan.repeats):
+                        requeue(engine, f"{measured}%")
+                        started = time.time()
+                        enqueuer.send(hashes)
+                        state = wait_done(engine, n, 60 + 2 * n, like=f"{measured}%")
+                        if state.last_processed is None or state.done < n:
+                            raise RuntimeError(f"not drained: {state.statuses}")
+                        rate = n / (state.last_processed.timestamp() - started)
+                        rates.setdefault(workers, []).append(rate)
+                        b.log(f"scaling {workers} process(es) run {r + 1}: {rate:.2f} articles/s")
+        finally:
+            enqueuer.close()
+    flush_redis(b.redis)
+    one, two = median(rates[1]), median(rates[plan.workers])
+    speedup = two / one
+    b.rows.append(
+        Row(
+            key="worker_scaling",
+            title=f"Worker scaling, {plan.workers} processes over 1",
+            measured="articles pre-loaded as `queued` in PostgreSQL, messages sent to Redis, "
+            "time to drain by `newsingest worker --concurrency 1` vs "
+            f"`--concurrency {plan.workers}` (NER + store only)",
+            size=f"{n} articles",
+            runs=rates[1] + rates[plan.workers],
+            unit="articles/s",
+            value=speedup,
+            shown=f"1: {fmt(one, 2)} /s; {plan.workers}: {fmt(two, 2)} /s = **{fmt(speedup, 2)}x**",
+            target=">= 1.8x",
+            passed=speedup >= 1.8,
+            notes=[
+                f"runs with 1 process: {runs_text(rates[1], 2)}; with {plan.workers}: "
+                f"{runs_text(rates[plan.workers], 2)}"
+            ],
+        )
+    )
+
+
+# --------------------------------------------------------------------------- row 5: fetching
+
+
+async def _fetch_all(settings: Any, urls: Sequence[str]) -> tuple[int, int, float]:
+    from ingest.fetch import HostLimiter, fetch_page
+    from ingest.http import make_client
+    from schemas.errors import NewsIngestError
+
+    limiter = HostLimiter.from_settings(settings)
+    async with make_client(settings) as client:
+
+        async def one(url: str) -> bool:
+            try:
+                await fetch_page(client, limiter, settings, url)
+            except NewsIngestError:
+                return False
+            return True
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one(u) for u in urls))
+        elapsed = time.perf_counter() - started
+    ok = sum(results)
+    return ok, len(results) - ok, elapsed
+
+
+def row_fetch(b: Bench) -> None:
+    from schemas.settings import load_settings
+
+    plan = b.plan
+    assert b.site is not None
+    settings = load_settings(
+        _env_file=None,
+        allowed_networks="127.0.0.0/8",
+        per_host_concurrency=plan.fetch_per_host,
+        fetch_concurrency=plan.fetch_concurrency,
+        per_host_delay=0,
+    )
+    addresses = hosts(plan.fetch_hosts)
+    per_host = -(-plan.fetch_pages // plan.fetch_hosts)
+    paths = [b.site.page_path(i) for i in range(per_host)]
+    runs: list[float] = []
+    notes: list[str] = []
+    with http_server(b.site.root, addresses, delay=plan.fetch_delay) as bases:
+        urls = [
+            f"{bases[i % len(bases)]}/{paths[(i // len(bases)) % len(paths)]}"
+            for i in range(plan.fetch_pages)
+        ]
+        for r in range(plan.repeats):
+            ok, failed, elapsed = asyncio.run(_fetch_all(settings, urls))
+            runs.append(ok / elapsed)
+            b.log(f"fetch run {r + 1}: {runs[-1]:.1f} pages/s ({failed} failed)")
+            if failed:
+                notes.append(f"run {r + 1}: {failed} pages failed")
+    size = sum(b.site.root.joinpath(p).stat().st_size for p in paths) / len(paths)
+    ceiling = min(plan.fetch_hosts * plan.fetch_per_host, plan.fetch_concurrency)
+    ceiling_rate = ceiling / plan.fetch_delay
+    rate = median(runs)
+    b.rows.append(
+        Row(
+            key="fetch",
+            title="Fetching alone",
+            measured=f"ingest.fetch.fetch_page through make_client + HostLimiter in this "
+            f"process; server subprocess delays every response {plan.fetch_delay * 1000:.0f} "
+            f"ms; {plan.fetch_hosts} hosts, {plan.fetch_per_host} per host, fetch_concurrency "
+            f"{plan.fetch_concurrency} (ceiling {ceiling_rate:.0f} pages/s)",
+            size=f"{plan.fetch_pages} pages (mean {size / 1000:.0f} kB)",
+            runs=runs,
+            unit="pages/s",
+            value=rate,
+            shown=f"**{fmt(rate)} pages/s**",
+            target=">= 250 pages/s",
+            passed=rate >= 250,
+            notes=notes,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- row 6: store
+
+LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "PRODUCT", "FAC")
+
+
+def synthetic_entities(count: int, per_article: int, seed: int = 0) -> list[tuple[Any, ...]]:
+    """Per article ``per_article`` distinct entities drawn from a Zipf-like vocabulary (news
+    repeats its names: most upserts meet an existing entity, some add a new one)."""
+    from workers.nlp import EntityCount
+
+    rng = random.Random(seed)
+    vocabulary = max(200, count * 4)
+    cumulative: list[float] = []
+    total = 0.0
+    for rank in range(vocabulary):
+        total += 1 / (rank + 1) ** 1.05
+        cumulative.append(total)
+    out: list[tuple[Any, ...]] = []
+    population = range(vocabulary)
+    for _ in range(count):
+        picked: dict[int, None] = {}
+        while len(picked) < per_article:
+            for i in rng.choices(population, cum_weights=cumulative, k=per_article * 2):
+                picked.setdefault(i)
+        ents = []
+        for offset, i in enumerate(list(picked)[:per_article]):
+            label = LABELS[i % len(LABELS)]
+            name = f"Name{i:05d} Surname{(i * 7919) % 99991:05d}"
+            ents.append(EntityCount(label, name.casefold(), name, rng.randint(1, 6), offset * 180))
+        out.append(tuple(ents))
+    return out
+
+
+def _store_run(url: str, b: Bench, entities: list[tuple[Any, ...]]) -> float:
+    from workers.store import ArticleResult, store_results
+
+    plan = b.plan
+    with engine_for(url) as engine:
+        texts = [b.workload.eligible_text(i) for i in range(plan.store_articles)]
+        hashes = load_articles(engine, "https://bench.invalid/store/", texts)
+        results = [
+            ArticleResult(h, ArticleStatus.PROCESSED, entities=e, language="en")
+            for h, e in zip(hashes, entities, strict=True)
+        ]
+        started = time.perf_counter()
+        for start in range(0, len(results), plan.store_batch):
+            with engine.begin() as conn:
+                store_results(
+                    conn, results[start : start + plan.store_batch], model="bench", version="1"
+                )
+        elapsed = time.perf_counter() - started
+        state = progress(engine)
+        if state.statuses.get(ArticleStatus.PROCESSED) != len(results):
+            raise RuntimeError(f"store run incomplete: {state.statuses}")
+    return len(results) / elapsed
+
+
+def row_store(b: Bench) -> None:
+    plan = b.plan
+    entities = synthetic_entities(plan.store_articles, plan.store_entities)
+    mentions = sum(len(e) for e in entities) / len(entities)
+    measured = (
+        f"workers.store.store_results in this process, batches of {plan.store_batch}, one "
+        f"transaction each; {mentions:.0f} entities per article from a Zipf-like vocabulary; "
+        "articles pre-loaded as `queued` with real texts"
+    )
+    pg_runs: list[float] = []
+    for r in range(plan.repeats):
+        with pg_database(b.postgres, "store") as url:
+            pg_runs.append(_store_run(url, b, entities))
+        b.log(f"store postgresql run {r + 1}: {pg_runs[-1]:.0f} articles/s")
+    sqlite_runs: list[float] = []
+    for r in range(plan.repeats):
+        db = b.workdir / f"store-{r}.db"
+        url = f"sqlite:///{db}"
+        upgrade(url)
+        sqlite_runs.append(_store_run(url, b, entities))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        b.log(f"store sqlite run {r + 1}: {sqlite_runs[-1]:.0f} articles/s")
+    for key, title, runs, target in (
+        ("store_postgresql", "Store alone, PostgreSQL", pg_runs, 500),
+        ("store_sqlite", "Store alone, SQLite", sqlite_runs, 300),
+    ):
+        rate = median(runs)
+        b.rows.append(
+            Row(
+                key=key,
+                title=title,
+                measured=measured,
+                size=f"{plan.store_articles} articles, fresh database per run",
+                runs=runs,
+                unit="articles/s",
+                value=rate,
+                shown=f"**{fmt(rate, 0)} articles/s**",
+                target=f">= {target} articles/s",
+                passed=rate >= target,
+            )
+        )
+
+
+# --------------------------------------------------------------------------- row 7: memory
+
+
+def rss_bytes() -> tuple[int, int]:
+    """(VmRSS, VmHWM) of this process, in bytes."""
+    values = {"VmRSS": 0, "VmHWM": 0}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            name, _, rest = line.partition(":")
+            if name in values:
+                values[name] = int(rest.split()[0]) * 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def memory_child(url: str, model: str, checkpoint: int, batch: int) -> dict[str, Any]:
+    """The Celery task's code path (process_batch with the process-wide engine and pipeline)
+    over every article of the database, in id order; RSS at the checkpoint and at the end."""
+    from schemas.db import dispose_engines, get_engine
+    from workers.nlp import get_pipeline
+    from workers.process import process_batch
+
+    engine = get_engine(url)
+    pipeline = get_pipeline(model)
+    with engine.connect() as conn:
+        hashes = list(conn.execute(sa.select(ARTICLE.c.url_hash).order_by(ARTICLE.c.id)).scalars())
+    samples: list[tuple[int, int]] = [(0, rss_bytes()[0])]
+    done = 0
+    started = time.perf_counter()
+    for start in range(0, len(hashes), batch):
+        process_batch(engine, pipeline, hashes[start : start + batch], batch_size=batch)
+        before = done
+        done += len(hashes[start : start + batch])
+        if before < checkpoint <= done or done == len(hashes) or done % 500 < batch:
+            samples.append((done, rss_bytes()[0]))
+    elapsed = time.perf_counter() - started
+    dispose_engines()
+    return {
+        "samples": samples,
+        "hwm": rss_bytes()[1],
+        "articles": done,
+        "seconds": elapsed,
+        "checkpoint": checkpoint,
+    }
+
+
+def row_memory(b: Bench) -> None:
+    plan = b.plan
+    n = plan.memory_articles
+    texts = b.workload.texts
+    language = sorted(b.model.pipeline.languages)[0]
+    with pg_database(b.postgres, "memory") as db_url:
+        with engine_for(db_url) as engine:
+            load_articles(
+                engine,
+                "https://bench.invalid/memory/",
+                [(texts[i % len(texts)][0], language) for i in range(n)],
+            )
+        env = b.env(database_url=db_url)
+        with Proc(
+            [
+                sys.executable,
+                "-m",
+                "bench.pipeline",
+                "memory",
+                "--database",
+                db_url,
+                "--model",
+                b.model.name,
+                "--checkpoint",
+                str(plan.memory_checkpoint),
+                "--batch",
+                "16",
+            ],
+            {**env, "PYTHONPATH": str(ROOT)},
+            b.workdir,
+        ) as proc:
+            code = proc.wait(60 + n)
+            proc.stop()  # joins the reader: every line is in
+            if code != 0:
+                raise RuntimeError(f"memory child exited {code}:\n{proc.output[-3000:]}")
+            result = json.loads(proc.lines[-1])
+    samples = [(int(a), int(r)) for a, r in result["samples"]]
+    at_check = next(r for a, r in samples if a >= plan.memory_checkpoint)
+    at_end = samples[-1][1]
+    growth = (at_end - at_check) / at_check
+    mb = 1024 * 1024
+    b.log(f"memory: {at_check / mb:.0f} MB at {plan.memory_checkpoint}, {at_end / mb:.0f} MB end")
+    what = (
+        "RSS of one fresh process running workers.process.process_batch (the Celery task's "
+        "code: load, language, NER, store on PostgreSQL) in a loop, batches of 16; texts: "
+        f"the {len(texts)} distinct extracted corpus texts (all languages, marked "
+        f"`{language}` so every one goes through NER), cycled"
+    )
+    curve = ", ".join(f"{a}: {r / mb:.0f}" for a, r in samples)
+    b.rows.append(
+        Row(
+            key="memory_rss",
+            title=f"Memory: RSS per extract worker after {n:,} articles",
+            measured=what,
+            size=f"{n} articles (1 run)",
+            runs=[at_end / mb],
+            unit="MB",
+            value=at_end / mb,
+            shown=f"**{at_end / mb:.0f} MB** (peak {result['hwm'] / mb:.0f} MB)",
+            target="<= 500 MB",
+            passed=at_end / mb <= 500,
+            notes=[f"RSS in MB after N articles: {curve}; {result['seconds']:.0f} s"],
+        )
+    )
+    b.rows.append(
+        Row(
+            key="memory_growth",
+            title=f"Memory: growth from article {plan.memory_checkpoint:,} to {n:,}",
+            measured="same process as above: (RSS at the end - RSS after the checkpoint batch) "
+            "/ RSS after the checkpoint batch",
+            size=f"{n} articles (1 run)",
+            runs=[growth * 100],
+            unit="%",
+            value=growth * 100,
+            shown=f"**{growth * 100:+.1f} %** ({at_check / mb:.0f} -> {at_end / mb:.0f} MB)",
+            target="<= 10 %",
+            passed=growth <= 0.10,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- row 8: latency
+
+
+def row_latency(b: Bench) -> None:
+    plan = b.plan
+    assert b.site is not None
+    feeds = min(plan.feeds, len(b.bases))
+    now = datetime.now(UTC).replace(microsecond=0)
+    items: list[list[tuple[str, str, datetime]]] = []
+    first_index = plan.articles + 10  # pages no other row uses
+    feed_urls = []
+    warm: list[str] = []
+    for k in range(feeds):
+        link = f"{b.bases[k]}/{b.site.page_path(first_index + k)}"
+        items.append([(f"Warm {k}", link, now)])
+        warm.append(normalize_url(link))
+        feed_urls.append(
+            f"{b.bases[k]}/{b.site.write_feed(f'live-{k:02d}', f'Live {k}', items[k])}"
+        )
+    appeared: dict[str, float] = {}
+    latencies: list[float] = []
+    with pg_database(b.postgres, "latency") as db_url, engine_for(db_url) as engine:
+        add_feeds(engine, feed_urls, poll_interval=1)
+        env = b.env(
+            database_url=db_url,
+            broker_url=b.redis,
+            concurrency=str(plan.workers),
+            allowed_networks="127.0.0.0/8",
+        )
+        flush_redis(b.redis)
+        with (
+            celery_worker(env, plan.workers, b.workdir),
+            Proc([newsingest_exe(), "run", "--max-wait", "1"], env, b.workdir) as service,
+        ):
+            state = wait_done(engine, feeds, 120)
+            if state.done < feeds:
+                raise RuntimeError(f"warm-up not processed: {state.statuses}\n{service.output}")
+            next_index = first_index + feeds
+            for i in range(plan.latency_entries):
+                k = i % feeds
+                link = f"{b.bases[k]}/{b.site.page_path(next_index + i)}"
+                items[k].insert(0, (f"Live {i}", link, datetime.now(UTC)))
+                b.site.write_feed(f"live-{k:02d}", f"Live {k}", items[k])
+                appeared[url_hash(normalize_url(link))] = time.time()
+                time.sleep(plan.latency_gap)
+            state = wait_done(engine, feeds + plan.latency_entries, 120)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ARTICLE.c.url_hash, ARTICLE.c.processed_at).where(
+                    ARTICLE.c.url_hash.in_(list(appeared))
+                )
+            ).all()
+    flush_redis(b.redis)
+    for h, processed_at in rows:
+        when = _utc(processed_at)
+        if when is not None:
+            latencies.append(when.timestamp() - appeared[h])
+    missing = plan.latency_entries - len(latencies)
+    measured = (
+        f"`newsingest run --max-wait 1` (feeds' poll interval 1 s) + `newsingest worker "
+        f"--concurrency {plan.workers}`, Redis + PostgreSQL; one new entry every "
+        f"{plan.latency_gap:g} s added to one of {feeds} feeds (the file rewritten): from the "
+        "rewrite to the article's processed_at"
+    )
+    notes = [f"{missing} entries not processed within 120 s"] if missing else []
+    for key, q in (("latency_p50", 50), ("latency_p95", 95)):
+        value = percentile(latencies, q)
+        b.rows.append(
+            Row(
+                key=key,
+                title=f"Latency p{q}, feed entry -> processed row",
+                measured=measured,
+                size=f"{len(latencies)} entries (1 run)",
+                runs=[value],
+                unit="s",
+                value=value,
+                shown=f"**{fmt(value, 2)} s**",
+                notes=notes if q == 95 else [f"all (s): {runs_text(sorted(latencies), 2)}", *notes],
+            )
+        )
+
+
+# --------------------------------------------------------------------------- all rows
+
+
+ROWS: list[tuple[str, Callable[[Bench], None]]] = [
+    ("bound", row_bound),
+    ("fetch", row_fetch),
+    ("store", row_store),
+    ("e2e_redis", row_e2e_redis),
+    ("e2e_inprocess", row_e2e_inprocess),
+    ("scaling", row_scaling),
+    ("memory", row_memory),
+    ("latency", row_latency),
+]
+ROW_KEYS = (
+    "bound",
+    "e2e_redis",
+    "e2e_inprocess",
+    "worker_scaling",
+    "fetch",
+    "store_postgresql",
+    "store_sqlite",
+    "memory_rss",
+    "memory_growth",
+    "latency_p50",
+    "latency_p95",
+)
+
+
+def run_all(
+    plan: Plan,
+    *,
+    postgres: str,
+    redis: str,
+    model: str | None,
+    log: Log,
+    only: Sequence[str] = (),
+    workdir: Path | None = None,
+) -> Bench:
+    chosen = choose_model(model, log)
+    workload = build_workload(chosen, plan, log)
+    log(
+        f"{len(workload.pages)} distinct article pages in a language of {chosen.name} "
+        f"({workload.scanned} of {workload.corpus_size} corpus pages scanned)"
+    )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=CACHE)))
+        bench = Bench(plan, workload, workdir, postgres, redis, log)
+        bench.site = Site(workdir / "site", workload)
+        for i in range(plan.articles):
+            bench.site.page_path(i)
+        bench.bases = stack.enter_context(
+            http_server(bench.site.root, hosts(max(plan.feeds, 1)), delay=0.0)
+        )
+        flush_redis(redis)
+        stack.callback(flush_redis, redis)
+        for name, fn in ROWS:
+            if only and name not in only and name != "bound":
+                continue
+            started = time.monotonic()
+            log(f"--- {name} (load {load_average()})")
+            fn(bench)
+            log(f"--- {name} took {time.monotonic() - started:.0f} s")
+    return bench
+
+
+def _child_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    mem = sub.add_parser("memory", help="the memory row's child process")
+    mem.add_argument("--database", required=True)
+    mem.add_argument("--model", required=True)
+    mem.add_argument("--checkpoint", type=int, default=1000)
+    mem.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args(argv)
+    result = memory_child(args.database, args.model, args.checkpoint, args.batch)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())
