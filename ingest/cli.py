@@ -226,6 +226,14 @@ def discover_all(urls: list[str]) -> list[str]:
 @feeds_app.command("add")
 def feeds_add(
     urls: Annotated[list[str], typer.Argument(help="Feed URLs (RSS, Atom, JSON Feed, sitemap).")],
+    ignore_robots: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-robots",
+            help="Do not check robots.txt for this feed's articles (your own sites, licensed "
+            "content).",
+        ),
+    ] = False,
     discover: Annotated[
         bool,
         typer.Option(
@@ -241,7 +249,12 @@ def feeds_add(
     if discover:
         urls = discover_all(urls)
     with session() as s:
-        result = add_feeds(s, urls, poll_interval=settings().default_poll_interval)
+        result = add_feeds(
+            s,
+            urls,
+            poll_interval=settings().default_poll_interval,
+            respect_robots=not ignore_robots,
+        )
         if result.invalid:
             s.rollback()
     for raw, reason in result.invalid:
@@ -280,7 +293,9 @@ def feeds_list(
 
     with session() as s:
         feeds = list_feeds(s, active_only=active)
-    columns = ["id", "url", "kind", "title", "active", "next poll", "failures", "last error"]
+    columns = [
+        "id", "url", "kind", "title", "active", "robots", "next poll", "failures", "last error"
+    ]  # fmt: skip
     rows = []
     for f in feeds:
         next_poll = as_utc(f.next_poll_at)
@@ -291,6 +306,7 @@ def feeds_list(
                 f.kind,
                 f.title or "",
                 "yes" if f.active else "no",
+                "obey" if f.respect_robots else "ignore",
                 next_poll.strftime("%Y-%m-%d %H:%M") if next_poll else "",
                 str(f.consecutive_failures),
                 f.last_error or "",

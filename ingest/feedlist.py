@@ -36,6 +36,7 @@ def add_feeds(
     *,
     titles: dict[str, str | None] | None = None,
     poll_interval: int = 900,
+    respect_robots: bool = True,
 ) -> AddResult:
     """Add feeds by URL. All-or-nothing: if any URL is invalid, nothing is added."""
     result = AddResult()
@@ -50,7 +51,14 @@ def add_feeds(
             result.duplicates.append(url)
             continue
         seen.add(url)
-        session.add(Feed(url=url, title=titles.get(url), poll_interval=poll_interval))
+        session.add(
+            Feed(
+                url=url,
+                title=titles.get(url),
+                poll_interval=poll_interval,
+                respect_robots=respect_robots,
+            )
+        )
         result.added.append(url)
     session.flush()
     return result

@@ -130,7 +130,7 @@ def make_client(settings: Settings, *, max_connections: int | None = None) -> ht
             write=settings.read_timeout,
             pool=settings.total_timeout,
         ),
-        headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+        headers={"User-Agent": settings.full_user_agent, "Accept-Encoding": "gzip, deflate"},
         follow_redirects=False,
         trust_env=False,
     )

@@ -96,15 +96,27 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(
         default=300, ge=10, description="Seconds a task may run (soft limit; hard = +60)."
     )
+    visibility_timeout: int = Field(
+        default=3600,
+        ge=5,
+        description="Seconds before Redis hands an unacknowledged message (its worker died "
+        "with it) to another worker; keep it above the longest task.",
+    )
     worker_max_memory_mb: int = Field(
         default=600, ge=100, description="A worker process above this is replaced after its task."
     )
 
     # HTTP
     user_agent: str = Field(
-        default="newsingest/0.1 (+https://github.com/newsingest/newsingest)",
+        default="newsingest/0.1",
         min_length=3,
-        description="User-Agent header sent with every request.",
+        pattern=r"^[\x21-\x7e][\x20-\x7e]*$",
+        description="Product token of the User-Agent header (also matched in robots.txt).",
+    )
+    contact_url: str = Field(
+        default="https://github.com/newsingest/newsingest",
+        pattern=r"^(https?://|mailto:)[\x21-\x7e]+$",
+        description="Where site owners can reach you; sent in the User-Agent header.",
     )
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
     read_timeout: float = Field(default=20.0, gt=0, description="Seconds between bytes.")
@@ -197,6 +209,11 @@ class Settings(BaseSettings):
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
+
+    @property
+    def full_user_agent(self) -> str:
+        """What is sent: ``newsingest/0.1 (+https://contact)``."""
+        return f"{self.user_agent} (+{self.contact_url})"
 
     @property
     def in_process(self) -> bool:

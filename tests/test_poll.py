@@ -397,3 +397,44 @@ def test_a_transient_page_failure_is_retried_by_a_later_poll(
     summary = poll(settings, engine, everything=True)
     assert rows(engine)["flaky.html"].status == "queued"
     assert summary.articles_new >= 1
+
+
+def test_robots_can_be_ignored_per_feed_and_the_user_agent_names_a_contact(
+    http_server: LoopbackServer, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSINGEST_ALLOWED_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSINGEST_CONTACT_URL", "mailto:desk@example.org")
+    settings = load_settings()
+    srv = http_server
+    srv.add("/robots.txt", "User-agent: newsingest\nDisallow: /\n", content_type="text/plain")
+    srv.add("/own/a.html", article_page("Our own page", PARAGRAPHS))
+    srv.add("/feed.xml", rss([("a", srv.url("/own/a.html"))]), content_type="application/rss+xml")
+    with session_scope(engine) as s:
+        add_feeds(s, [srv.url("/feed.xml")], respect_robots=False)
+    poll(settings, engine)
+    assert rows(engine)["a.html"].status == "queued"
+    assert not srv.requests_for("/robots.txt")
+    agents = {r.headers.get("user-agent") for r in srv.requests}
+    assert agents == {"newsingest/0.1 (+mailto:desk@example.org)"}
+
+
+def test_the_address_guard_applies_to_every_redirect_hop(
+    http_server: LoopbackServer, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """127.0.0.1 is allowed, 127.0.0.2 is not: a redirect there is refused, never fetched."""
+    monkeypatch.setenv("NEWSINGEST_ALLOWED_NETWORKS", "127.0.0.1/32")
+    settings = load_settings()
+    with LoopbackServer(host="127.0.0.2") as other:
+        other.add("/secret.html", article_page("Internal", PARAGRAPHS))
+        http_server.add("/go.html", status=302, redirect_to=other.url("/secret.html"))
+        http_server.add(
+            "/feed.xml",
+            rss([("go", http_server.url("/go.html"))]),
+            content_type="application/rss+xml",
+        )
+        subscribe(engine, http_server.url("/feed.xml"))
+        poll(settings, engine)
+        art = rows(engine)["go.html"]
+        assert art.status == "failed"
+        assert (art.status_reason or "").startswith("address_refused: 127.0.0.2")
+        assert other.requests == []

@@ -38,7 +38,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,  # KiB
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "timezone": "UTC",
         "enable_utc": True,
     }
