@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -434,38 +434,29 @@ def poll_once(
     """One poll with progress output; in-process mode runs the entity stage too."""
     import asyncio
 
+    from rich.progress import Progress
+
     from ingest.poll import Extractor, run_poll
 
     extractor = Extractor(s.workers)
     try:
         enqueuer = make_enqueuer(s, extractor)
-        if err.is_terminal:
-            from rich.progress import Progress
-
-            with Progress(console=err, transient=True) as progress:
-                reporter: Any = ProgressReporter(progress)
-                return asyncio.run(
-                    run_poll(
-                        s,
-                        bound,
-                        enqueuer,
-                        reporter=reporter,
-                        everything=all_feeds,
-                        urls=urls,
-                        extractor=extractor,
-                    )
+        with ExitStack() as stack:
+            reporter: Any = PlainReporter()
+            if err.is_terminal:
+                progress = stack.enter_context(Progress(console=err, transient=True))
+                reporter = ProgressReporter(progress)
+            return asyncio.run(
+                run_poll(
+                    s,
+                    bound,
+                    enqueuer,
+                    reporter=reporter,
+                    everything=all_feeds,
+                    urls=urls,
+                    extractor=extractor,
                 )
-        return asyncio.run(
-            run_poll(
-                s,
-                bound,
-                enqueuer,
-                reporter=PlainReporter(),
-                everything=all_feeds,
-                urls=urls,
-                extractor=extractor,
             )
-        )
     finally:
         extractor.close()
 
