@@ -111,6 +111,7 @@ class Article(SQLModel, table=True):
     status: str = Field(default=ArticleStatus.FETCHING, max_length=16, index=True)
     status_reason: str | None = Field(default=None, max_length=1024)
     attempts: int = Field(default=0, description="download attempts")
+    nlp_attempts: int = Field(default=0, description="deliveries to the entity stage")
     fetched_at: datetime = _ts(nullable=False, index=True, default=utcnow)
     processed_at: datetime | None = _ts()
     nlp_model: str | None = Field(default=None, max_length=256)

@@ -50,17 +50,10 @@ class RedisServer:
             self._dir = tempfile.TemporaryDirectory(prefix="newsingest-redis-")
         assert REDIS_SERVER is not None
         log = Path(self._dir.name) / "redis.log"
+        args = ["--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no"]
+        args += ["--daemonize", "no", "--dir", self._dir.name, "--logfile", str(log)]
         self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port", str(self.port),
-                "--bind", self.host,
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--dir", self._dir.name,
-                "--logfile", str(log),
-            ],  # fmt: skip
+            [REDIS_SERVER, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

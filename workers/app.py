@@ -38,7 +38,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024,  # KiB
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout,
+            # kombu scans for messages of dead workers every interval * throttle seconds;
+            # its default (10 s * 10) would add up to 100 s to the visibility timeout.
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+        },
         "timezone": "UTC",
         "enable_utc": True,
     }

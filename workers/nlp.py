@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 #: Longer texts are cut before NER (spaCy's own limit is 1,000,000 characters).
 MAX_NLP_CHARS = 200_000
 PERSON_LABELS = frozenset({"PERSON", "PER"})
+#: Standard components that entity recognition does not use (custom ones are kept).
+NOT_FOR_NER = frozenset(
+    {
+        "tagger", "parser", "attribute_ruler", "lemmatizer", "trainable_lemmatizer",
+        "morphologizer", "senter", "textcat", "textcat_multilabel", "spancat",
+        "entity_linker",
+    }
+)  # fmt: skip
 HONORIFICS = frozenset(
     {
         "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev",
@@ -159,16 +167,9 @@ class NlpPipeline:
             ruler = nlp.get_pipe("entity_ruler")
             self.labels = tuple(sorted(set(self.labels) | set(ruler.labels)))
         self.labels = tuple(labels) or self.labels
-        wanted = {
-            "tok2vec",
-            "ner",
-            "transformer",
-            "entity_ruler",
-            "sentencizer",
-            "newsingest_rules",
-        }
-        disable = [name for name in nlp.pipe_names if name not in wanted]
+        disable = [name for name in nlp.pipe_names if name in NOT_FOR_NER]
         if disable:
+            log.info("disabled components NER does not need: %s", ", ".join(disable))
             nlp.select_pipes(disable=disable)
 
     def covers(self, language: str | None) -> bool:

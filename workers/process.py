@@ -15,6 +15,9 @@ from workers.nlp import NlpPipeline, detect_language
 
 log = logging.getLogger(__name__)
 STAGE = "extract"
+#: Deliveries of one article that may end with the worker process dead before it is
+#: dead-lettered (a text that makes the model crash the process, not just raise).
+MAX_NLP_DELIVERIES = 3
 
 
 class NlpFailed(Exception):
@@ -57,52 +60,92 @@ def process_batch(
             )
         else:
             runnable.append((article, language))
-    results += _run_nlp(pipeline, runnable, batch_size, outcome)
-    if results or outcome.failed:
+    failed: list[tuple[str, str]] = []
+    if any(article.nlp_attempts for article, _ in runnable):
+        # An earlier delivery died in the entity stage: go one article at a time, each
+        # counted and stored on its own, so the one that kills the process is found.
+        _one_by_one(engine, pipeline, runnable, outcome)
+    elif runnable:
         with engine.begin() as conn:
-            if results:
-                stats = store.store_results(
-                    conn, results, model=pipeline.name, version=pipeline.version
-                )
-                outcome.stats.processed = stats.processed
-                outcome.stats.skipped = stats.skipped
-                outcome.stats.already_done += stats.already_done
-                outcome.stats.entities = stats.entities
-                outcome.stats.mentions = stats.mentions
-            for url_hash, error in outcome.failed:
-                store.dead_letter(
-                    conn,
-                    stage=STAGE,
-                    key=url_hash,
-                    message={"v": 1, "url_hashes": [url_hash]},
-                    error=error,
-                )
-            if outcome.failed:
-                store.mark_failed(conn, [h for h, _ in outcome.failed], "nlp_failed")
+            store.bump_nlp_attempts(conn, [a.id for a, _ in runnable])
+        results += _run_nlp(pipeline, runnable, batch_size, failed)
+    _store(engine, pipeline, results, failed, outcome)
     return outcome
+
+
+def _one_by_one(
+    engine: Engine,
+    pipeline: NlpPipeline,
+    runnable: list[tuple[store.PendingArticle, str | None]],
+    outcome: BatchOutcome,
+) -> None:
+    for article, language in runnable:
+        with engine.begin() as conn:
+            count = store.bump_nlp_attempts(conn, [article.id]).get(article.id, 0)
+        failed: list[tuple[str, str]] = []
+        found: list[store.ArticleResult] = []
+        if count > MAX_NLP_DELIVERIES:
+            died = count - 1
+            failed.append((article.url_hash, f"worker_lost: the entity stage died {died} times"))
+        else:
+            found = _run_nlp(pipeline, [(article, language)], 1, failed)
+        _store(engine, pipeline, found, failed, outcome)
+
+
+def _store(
+    engine: Engine,
+    pipeline: NlpPipeline,
+    results: list[store.ArticleResult],
+    failed: list[tuple[str, str]],
+    outcome: BatchOutcome,
+) -> None:
+    """One transaction: results, and dead letters for the articles in ``failed``."""
+    if not results and not failed:
+        return
+    with engine.begin() as conn:
+        if results:
+            stats = store.store_results(
+                conn, results, model=pipeline.name, version=pipeline.version
+            )
+            outcome.stats.processed += stats.processed
+            outcome.stats.skipped += stats.skipped
+            outcome.stats.already_done += stats.already_done
+            outcome.stats.entities += stats.entities
+            outcome.stats.mentions += stats.mentions
+        for url_hash, error in failed:
+            store.dead_letter(
+                conn,
+                stage=STAGE,
+                key=url_hash,
+                message={"v": 1, "url_hashes": [url_hash]},
+                error=error,
+            )
+        if failed:
+            reasons = {error.split(":", 1)[0] for _, error in failed}
+            store.mark_failed(conn, [h for h, _ in failed], "/".join(sorted(reasons)))
+    outcome.failed += failed
 
 
 def _run_nlp(
     pipeline: NlpPipeline,
     runnable: list[tuple[store.PendingArticle, str | None]],
     batch_size: int,
-    outcome: BatchOutcome,
+    failed: list[tuple[str, str]],
 ) -> list[store.ArticleResult]:
     if not runnable:
         return []
     texts = [a.text for a, _ in runnable]
     try:
         found = pipeline.entities(texts, batch_size=batch_size)
-    except Exception:
+    except Exception:  # find the article that breaks the model, below
         log.warning("NER failed on a batch of %d; retrying one by one", len(texts))
         found = []
         for article, _ in runnable:
             try:
                 found.append(pipeline.entities([article.text])[0])
-            except Exception as exc:
-                outcome.failed.append(
-                    (article.url_hash, f"nlp_failed: {type(exc).__name__}: {exc}")
-                )
+            except Exception as exc:  # a model crash is this article's fault
+                error = f"nlp_failed: {type(exc).__name__}: {exc}"
+                failed.append((article.url_hash, error))
                 found.append(None)  # type: ignore[arg-type]
     return [
         store.ArticleResult(

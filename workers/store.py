@@ -37,6 +37,7 @@ class PendingArticle:
     status: str
     nlp_model: str | None
     nlp_model_version: str | None
+    nlp_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ def load_pending(
             ARTICLE.c.status,
             ARTICLE.c.nlp_model,
             ARTICLE.c.nlp_model_version,
+            ARTICLE.c.nlp_attempts,
         )
         .where(ARTICLE.c.url_hash.in_(sorted(set(url_hashes))))
         .order_by(ARTICLE.c.url_hash)
@@ -180,6 +182,7 @@ def store_results(
         values: dict[str, Any] = {
             "status": result.status,
             "status_reason": result.reason,
+            "nlp_attempts": 0,
             "processed_at": now,
             "nlp_model": model,
             "nlp_model_version": version,
@@ -192,6 +195,18 @@ def store_results(
         else:
             stats.skipped += 1
     return stats
+
+
+def bump_nlp_attempts(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
+    """Count one more delivery to the entity stage (commit before running the model, so a
+    process killed by the model still leaves the count behind)."""
+    stmt = (
+        sa.update(ARTICLE)
+        .where(ARTICLE.c.id.in_(list(article_ids)))
+        .values(nlp_attempts=ARTICLE.c.nlp_attempts + 1)
+        .returning(ARTICLE.c.id, ARTICLE.c.nlp_attempts)
+    )
+    return {row.id: row.nlp_attempts for row in conn.execute(stmt)}
 
 
 def short_key(label: str, key: str) -> str | None:

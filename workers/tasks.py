@@ -60,6 +60,20 @@ def _dead_letter(message: Any, error: str, attempts: int, url_hashes: list[str])
             store.mark_failed(conn, url_hashes, error.split(":", 1)[0])
 
 
+def _dead_letter_or_retry(
+    task: Any, settings: Settings, message: Any, error: str, attempts: int, hashes: list[str]
+) -> None:
+    """Dead-letter; if the database is down for that too, keep the message by retrying
+    (a message acknowledged without its dead letter would be lost)."""
+    try:
+        _dead_letter(message, error, attempts, hashes)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        dispose_engines()
+        raise task.retry(
+            exc=exc, countdown=backoff(task.request.retries, settings), max_retries=None
+        ) from None
+
+
 @app.task(name=EXTRACT_TASK, bind=True, max_retries=None)
 def extract_entities(self: Any, message: Any) -> dict[str, int]:
     """Entities for a batch of stored articles (an ExtractMessage as JSON or a dict)."""
@@ -71,7 +85,7 @@ def extract_entities(self: Any, message: Any) -> dict[str, int]:
             msg = ExtractMessage.from_json(_json(message))
     except InvalidMessage as exc:
         log.error("dead-lettering an invalid message: %s", exc)
-        _dead_letter(message, str(exc), 1, [])
+        _dead_letter_or_retry(self, settings, message, str(exc), 1, [])
         return {"dead_lettered": 1}
     try:
         outcome = process_batch(
@@ -80,7 +94,9 @@ def extract_entities(self: Any, message: Any) -> dict[str, int]:
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, TransientError) as exc:
         retries = self.request.retries
         if retries >= settings.task_max_retries:
-            _dead_letter(
+            _dead_letter_or_retry(
+                self,
+                settings,
                 msg.model_dump(mode="json"),
                 f"retries_exhausted: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
                 retries + 1,

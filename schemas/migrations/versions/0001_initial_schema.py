@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("status_reason", sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("nlp_attempts", sa.Integer(), nullable=False),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("nlp_model", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
