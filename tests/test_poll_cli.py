@@ -111,3 +111,32 @@ def test_two_cron_runs_at_once_poll_each_feed_once(
         assert len(http_server.requests_for(f"/p{i}.html")) == 1
     joined = "\n".join(outs)
     assert "1 locked by another run" in joined or "feeds: 0 polled" in joined
+
+
+def test_passwords_never_appear_in_errors(tmp_path: Path, test_model: str) -> None:
+    cli(tmp_path, "init")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    for key, value in {
+        "DATABASE_URL": "postgresql://news:s3cret-pw@127.0.0.1:1/news",
+        "BROKER_URL": "redis://:hunter2-pw@127.0.0.1:1/0",
+        "SPACY_MODEL": test_model,
+    }.items():
+        env[f"NEWSINGEST_{key}"] = value
+    assert EXE
+    for args in (["poll"], ["config"], ["init"], ["sweep"], ["dlq", "list"]):
+        run = subprocess.run(
+            [EXE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        shown = run.stdout + run.stderr
+        assert "s3cret-pw" not in shown, args
+        assert "hunter2-pw" not in shown, args
+    env["NEWSINGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'news.db'}"
+    run = subprocess.run(
+        [EXE, "sweep", "--older-than", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "hunter2-pw" not in run.stdout + run.stderr
