@@ -80,6 +80,8 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
 
     plan = bench.plan
     model = bench.model
+    work = bench.workload
+    ner = sum(work.covered(i) for i in range(plan.articles))
     pipeline = model.pipeline
     end_load = load_average()
     busy = max(float(load.split(" / ")[0]), float(end_load.split(" / ")[0])) > BUSY_LOAD
@@ -102,10 +104,13 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         f"- NER model: `{model.name}` ({pipeline.name} {pipeline.version}, languages "
         f"{', '.join(sorted(pipeline.languages))})."
         + (f" **{model.note}.**" if model.note else ""),
-        f"- Articles: the {len(bench.workload.pages)} distinct pages of the trafilatura "
-        "evaluation corpus that extract to an article in a language the model covers "
-        "(every article then goes through trafilatura and NER), cycled under distinct URLs "
-        "when a row needs more; served by `python -m tests.httpserver` (a subprocess) on "
+        f"- Articles: the {len(work.pages)} pages of trafilatura's evaluation corpus "
+        f"({work.corpus_size} real pages, mostly German news) that extract to an article, "
+        "in a fixed shuffle; article i of every row is page i, so articles are distinct "
+        f"pages up to {len(work.pages)} (a page shared between runs of different processes "
+        "only). NER runs where the model covers the language, as in the pipeline (the others "
+        f"are stored as skipped): {ner} of the {plan.articles} end-to-end articles. Served by "
+        "`python -m tests.httpserver` (a subprocess, off the measured processes' GIL) on "
         f"127.0.0.2-{1 + max(plan.feeds, plan.fetch_hosts)}.",
         f"- Runs: {plan.repeats} per row; the end-to-end rows {plan.e2e_repeats}; the memory "
         "and latency rows 1 (their samples are within the run). Median of the runs; ratios "
