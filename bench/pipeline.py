@@ -7,13 +7,14 @@ local PostgreSQL (a throwaway database per row, dropped afterwards), Redis (data
 default, flushed before and after) and ``newsingest`` processes (``poll``, ``worker``,
 ``run``). Nothing is sent outside 127.0.0.0/8.
 
-The article pages are the corpus pages that trafilatura extracts to an article *and* whose
-language the NER model covers, so that every article of the end-to-end rows does the work of
-the bound: trafilatura, then NER. They are cycled (each under its own URL) when more articles
-are asked for than there are distinct pages. The corpus scan that finds them is cached in
-``.cache/bench/`` (the first run pays it once).
+The articles are the corpus pages that trafilatura extracts to an article, in a fixed
+shuffle: article ``i`` of every row is page ``i``, so the articles of a row are distinct pages
+(trafilatura and htmldate cache by content: repeating a page in one process would flatter
+it). NER runs on the articles in a language the model covers, as in the pipeline. The corpus
+scan that finds the article pages and their languages is cached in ``.cache/bench/`` (the
+first run pays it once, about 1-2 minutes).
 
-``python -m bench.pipeline memory ...`` is the child process of the memory row.
+``python -m bench.pipeline memory|bound ...`` are the child processes of those rows.
 """
 
 from __future__ import annotations
@@ -443,7 +444,7 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.stop()
             raise RuntimeError(
-                f"{self.proc.args} still running after {timeout:.0f}s:\n{self.output[-3000:]}"
+                f"{self.proc.args!r} still running after {timeout:.0f}s:\n{self.output[-3000:]}"
             ) from None
 
     def stop(self, timeout: float = 30) -> int:
@@ -571,11 +572,11 @@ def _machine() -> tuple[float, float]:
 
 class CpuSampler:
     """Where the machine's CPU goes during a run, by group of processes: every process is
-    sampled every 0.2 s (so processes that exit before the end, like a poll run's pool, are
+    sampled every 0.5 s (so processes that exit before the end, like a poll run's pool, are
     counted up to their last sample). ``roots`` name process trees (``poll``, ``workers``,
     ``HTTP server``); PostgreSQL and Redis are found by name; the rest is ``other``."""
 
-    def __init__(self, roots: dict[str, int]) -> None:
+    def __init__(self, roots: dict[str, int], *, sample: bool = True) -> None:
         self.roots = dict(roots)
         self.base: dict[int, float] = {}
         self.last: dict[int, float] = {}
@@ -587,8 +588,11 @@ class CpuSampler:
         self._first = True
         self._stop = threading.Event()
         self._tick()
+        # sample=False: no thread in this process (when this process is the one measured);
+        # only processes alive at both ends are then counted by name.
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        if sample:
+            self._thread.start()
 
     def _classify(self, pid: int, roots: dict[str, int], trees: dict[str, set[int]]) -> str:
         if pid == os.getpid():
@@ -619,12 +623,13 @@ class CpuSampler:
         self._first = False
 
     def _run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.5):
             self._tick()
 
     def stop(self) -> CpuSampler:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         self._tick()
         self.ended = time.monotonic()
         self.machine_end = _machine()
@@ -642,6 +647,16 @@ class CpuSampler:
         found = self.seconds()
         return sum(found.get(g, 0.0) for g in PIPELINE_GROUPS)
 
+    def share(self, group: str) -> float:
+        """The fraction of the machine's CPU (all cores, over the run) ``group`` used;
+        ``other`` is everything the named groups did not use (kernel time included)."""
+        capacity = cores() * max(self.ended - self.started, 1e-9)
+        found = self.seconds()
+        if group == "other":
+            busy = self.machine_end[0] - self.machine[0]
+            return max(0.0, busy - sum(v for g, v in found.items() if g != "other")) / capacity
+        return found.get(group, 0.0) / capacity
+
     def note(self, labels: dict[str, str]) -> str:
         wall = self.ended - self.started
         found = self.seconds()
@@ -653,10 +668,11 @@ class CpuSampler:
             if found.get(g, 0.0) >= 0.5
         ]
         unattributed = busy - sum(found.values())
+        parts.append(f"unattributed (kernel) {max(0.0, unattributed):.0f} s")
+        parts.append(f"idle {idle:.0f} s")
         return (
             f"CPU over the run ({cores()} cores x {wall:.0f} s = {cores() * wall:.0f} s): "
             + ", ".join(parts)
-            + f", unattributed (kernel) {max(0.0, unattributed):.0f} s, idle {idle:.0f} s"
         )
 
 
@@ -810,7 +826,7 @@ def load_articles(
 ) -> list[str]:
     """Insert articles as ``queued`` (extracted, waiting for entities); their URL hashes."""
     now = datetime.now(UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, (text, language) in enumerate(texts):
         url = f"{prefix}{i:05d}.html"
         rows.append(
@@ -927,9 +943,10 @@ def bound_child(
     bodies = [(url, Path(path).read_bytes()) for url, path in pages]
     # Warm-up on other pages, untimed: imports, py3langid's model, and dateparser's tables
     # for its ~200 locales (built on the first date it is handed; ~5 s of CPU).
-    from htmldate.extractors import _external_date
+    if warmup:
+        from htmldate.extractors import _external_date
 
-    _external_date("no date in 999 here")
+        _external_date("no date in 999 here")
     for url, path in warmup:
         with contextlib.suppress(NotAnArticle):
             art = extract_article(decode_html(Path(path).read_bytes(), None), url=url)
@@ -977,6 +994,8 @@ def row_bound(b: Bench) -> None:
         for i in range(len(b.workload.pages) - min(3, spare), len(b.workload.pages))
     ]
     job = b.workdir / "bound.json"
+    if b.plan.smoke:
+        warmup = []  # a smoke run measures nothing: save the warm-up's seconds
     job.write_text(json.dumps({"pages": pages, "warmup": warmup}), "utf-8")
     runs: list[float] = []
     cpu_runs: list[float] = []
@@ -1047,7 +1066,15 @@ def _poll(b: Bench, env: dict[str, str], timeout: float, cpu: CpuSampler) -> tup
 
 
 def _e2e_timeout(b: Bench) -> float:
-    return 120 + 5 * b.plan.articles / max(b.bound or 1.0, 1.0)
+    expected = 5 * b.plan.articles / max(b.bound or 1.0, 1.0)
+    return expected + (60 if b.plan.smoke else 120)
+
+
+def _unfinished(state: Progress, expected: int, output: str) -> RuntimeError:
+    return RuntimeError(
+        f"only {state.done} of {expected} articles finished ({state.statuses}); is another "
+        f"consumer reading the same Redis database? Worker output:\n{output[-3000:]}"
+    )
 
 
 def row_e2e_redis(b: Bench) -> None:
@@ -1074,8 +1101,8 @@ def row_e2e_redis(b: Bench) -> None:
                 first, poll_end = _poll(b, env, _e2e_timeout(b), cpu)
                 state = wait_done(engine, n, _e2e_timeout(b))
                 cpu.stop()
-                if state.last_processed is None or state.processed == 0:
-                    raise RuntimeError(f"nothing processed: {state.statuses}")
+                if state.done < n or state.last_processed is None:
+                    raise _unfinished(state, n, worker.output)
                 elapsed = state.last_processed.timestamp() - first
                 runs.append(state.processed / elapsed)
                 efficiency.append(b.cpu_ratio(state.processed / cpu.pipeline()))
@@ -1137,8 +1164,8 @@ def row_e2e_inprocess(b: Bench) -> None:
             state = progress(engine)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-        if state.last_processed is None or state.processed == 0:
-            raise RuntimeError(f"nothing processed: {state.statuses}")
+        if state.done < n or state.last_processed is None:
+            raise _unfinished(state, n, "(in-process mode: no worker)")
         elapsed = state.last_processed.timestamp() - first
         runs.append(state.processed / elapsed)
         efficiency.append(b.cpu_ratio(state.processed / cpu.pipeline()))
@@ -1184,6 +1211,8 @@ def row_scaling(b: Bench) -> None:
     measured = "https://bench.invalid/scale/"
     warm = "https://bench.invalid/warm/"
     rates: dict[int, list[float]] = {}
+    others: dict[int, list[float]] = {}  # share of the machine other users took, per run
+    per_cpu: dict[int, list[float]] = {}  # articles per CPU second of the prefork children
     with pg_database(b.postgres, "scale") as db_url, engine_for(db_url) as engine:
         covered = b.workload.covered_texts()
         texts = [covered[i % len(covered)] for i in range(n)]
@@ -1195,21 +1224,30 @@ def row_scaling(b: Bench) -> None:
             for workers in (1, plan.workers):
                 flush_redis(b.redis)
                 env = b.env(database_url=db_url, broker_url=b.redis)
-                with celery_worker(env, workers, b.workdir):
+                with celery_worker(env, workers, b.workdir) as worker:
                     # Warm-up: one batch per process, not measured.
                     warm_hashes = load_articles(engine, f"{warm}{workers}/", texts[: 16 * workers])
                     enqueuer.send(warm_hashes)
                     wait_done(engine, len(warm_hashes), 120, like=f"{warm}{workers}/%")
                     for r in range(plan.repeats):
                         requeue(engine, f"{measured}%")
+                        cpu = CpuSampler({"workers": worker.proc.pid})
                         started = time.time()
                         enqueuer.send(hashes)
                         state = wait_done(engine, n, 60 + 2 * n, like=f"{measured}%")
+                        cpu.stop()
                         if state.last_processed is None or state.done < n:
-                            raise RuntimeError(f"not drained: {state.statuses}")
+                            raise _unfinished(state, n, worker.output)
                         rate = n / (state.last_processed.timestamp() - started)
                         rates.setdefault(workers, []).append(rate)
-                        b.log(f"scaling {workers} process(es) run {r + 1}: {rate:.2f} articles/s")
+                        others.setdefault(workers, []).append(cpu.share("other"))
+                        per_cpu.setdefault(workers, []).append(
+                            n / max(cpu.seconds().get("workers pool", 0.0), 1e-9)
+                        )
+                        b.log(
+                            f"scaling {workers} process(es) run {r + 1}: {rate:.2f} articles/s; "
+                            + cpu.note(GROUP_LABELS)
+                        )
         finally:
             enqueuer.close()
     flush_redis(b.redis)
@@ -1230,8 +1268,15 @@ def row_scaling(b: Bench) -> None:
             target=">= 1.8x",
             passed=speedup >= 1.8,
             notes=[
-                f"runs with 1 process: {runs_text(rates[1], 2)}; with {plan.workers}: "
-                f"{runs_text(rates[plan.workers], 2)}"
+                f"runs with 1 process: {runs_text(rates[1], 2)} articles/s; with "
+                f"{plan.workers}: {runs_text(rates[plan.workers], 2)}. Articles per CPU second "
+                f"of the prefork children: {runs_text(per_cpu[1], 1)} (1) and "
+                f"{runs_text(per_cpu[plan.workers], 1)} ({plan.workers}). Other users' "
+                "processes took "
+                + ", ".join(f"{100 * v:.0f}" for v in others[1])
+                + " % of the machine's CPU during the 1-process runs, "
+                + ", ".join(f"{100 * v:.0f}" for v in others[plan.workers])
+                + f" % during the {plan.workers}-process runs"
             ],
         )
     )
@@ -1286,9 +1331,18 @@ def row_fetch(b: Bench) -> None:
             for i in range(plan.fetch_pages)
         ]
         for r in range(plan.repeats):
+            cpu = CpuSampler({"HTTP server": server.pid}, sample=False)
             ok, failed, elapsed = asyncio.run(_fetch_all(settings, urls))
+            cpu.stop()
             runs.append(ok / elapsed)
             b.log(f"fetch run {r + 1}: {runs[-1]:.1f} pages/s ({failed} failed)")
+            notes.append(
+                f"run {r + 1}: the fetching process (this one) used "
+                f"{cpu.seconds().get('bench', 0.0):.1f} s of CPU "
+                f"({1000 * cpu.seconds().get('bench', 0.0) / max(ok, 1):.1f} ms per page), the "
+                f"server {cpu.seconds().get('HTTP server', 0.0):.1f} s; other users' processes "
+                f"{100 * cpu.share('other'):.0f} % of the machine"
+            )
             if failed:
                 notes.append(f"run {r + 1}: {failed} pages failed")
     size = sum(b.site.root.joinpath(p).stat().st_size for p in paths) / len(paths)
