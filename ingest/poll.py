@@ -103,6 +103,19 @@ def _quiet_worker() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def forkserver_context() -> multiprocessing.context.ForkServerContext:
+    """The forkserver start method with the extraction stack imported and warmed up front.
+
+    forkserver rather than fork: the parent runs threads (asyncio.to_thread, database pools)
+    and forking a threaded process is unsafe. The preload list only takes effect when the
+    forkserver starts (once per parent process), so it is set before every first use.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    assert isinstance(ctx, multiprocessing.context.ForkServerContext)
+    ctx.set_forkserver_preload(["ingest.preload"])
+    return ctx
+
+
 class Extractor:
     """trafilatura off the event loop: a process pool, or a thread when ``processes`` is 0."""
 
@@ -120,7 +133,7 @@ class Extractor:
             if self.processes and self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.processes,
-                    mp_context=multiprocessing.get_context("forkserver"),
+                    mp_context=forkserver_context(),
                     initializer=_quiet_worker,
                 )
             return self._pool

@@ -10,6 +10,7 @@ import pytest
 from ingest.http import (
     AddressRefused,
     GuardedBackend,
+    PerHostTransport,
     address_allowed,
     check_addresses,
     make_client,
@@ -75,8 +76,13 @@ def test_client_uses_the_guarded_backend() -> None:
     client = make_client(load_settings())
     try:
         transport = client._transport
-        assert isinstance(transport, httpx.AsyncHTTPTransport)
-        assert isinstance(transport._pool._network_backend, GuardedBackend)
+        assert isinstance(transport, PerHostTransport)
+        pool = transport.pool_for(httpx.URL("http://example.org/a"))
+        assert isinstance(pool, httpx.AsyncHTTPTransport)
+        assert isinstance(pool._pool._network_backend, GuardedBackend)
+        # one pool per origin, reused for the same origin
+        assert transport.pool_for(httpx.URL("http://example.org/b")) is pool
+        assert transport.pool_for(httpx.URL("http://example.net/a")) is not pool
     finally:
         import asyncio
 

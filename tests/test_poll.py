@@ -438,3 +438,23 @@ def test_the_address_guard_applies_to_every_redirect_hop(
         assert art.status == "failed"
         assert (art.status_reason or "").startswith("address_refused: 127.0.0.2")
         assert other.requests == []
+
+
+def _preloaded() -> tuple[bool, bool]:
+    import sys
+
+    return "ingest.preload" in sys.modules, "dateparser" in sys.modules
+
+
+def test_extraction_processes_start_with_the_extraction_stack_warm() -> None:
+    """The forkserver imports ingest.preload (trafilatura, dateparser's locales) once, so pool
+    processes do not each pay dateparser's cold start on their first undated page."""
+    from ingest.poll import Extractor
+
+    extractor = Extractor(1)
+    try:
+        pool = extractor.executor()
+        assert pool is not None
+        assert pool.submit(_preloaded).result(timeout=60) == (True, True)
+    finally:
+        extractor.close()

@@ -152,6 +152,15 @@ def detect_language(text: str) -> str | None:
 # --- the spaCy pipeline -----------------------------------------------------------------------
 
 
+def package_name(meta: dict[str, Any]) -> str:
+    """spaCy's package name: ``{lang}_{name}`` unless the name already starts with the language."""
+    lang = str(meta.get("lang", "") or "")
+    name = str(meta.get("name", "pipeline") or "pipeline")
+    if not lang or name.startswith(f"{lang}_"):
+        return name
+    return f"{lang}_{name}"
+
+
 class NlpPipeline:
     """A loaded spaCy pipeline with only what NER needs enabled."""
 
@@ -159,7 +168,7 @@ class NlpPipeline:
         self.nlp = nlp
         self.source = source
         meta = nlp.meta
-        self.name = f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}"
+        self.name = package_name(meta)
         self.version = str(meta.get("version", "0.0.0"))
         self.languages = frozenset({str(nlp.lang)})
         self.labels = tuple(nlp.get_pipe("ner").labels) if "ner" in nlp.pipe_names else ()

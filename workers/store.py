@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from schemas.models import Article, ArticleStatus, DeadLetter, Entity, Mention, utcnow
+from schemas.models import Article, ArticleStatus, DeadLetter, Entity, Mention, as_utc, utcnow
 from workers.nlp import PERSON_LABELS, EntityCount
 
 ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
@@ -133,27 +133,9 @@ def store_results(
         target = alias.get(k, k)
         targets.setdefault(target, names.get(target, n))
     wanted = sorted(targets.items())
-    ids: dict[tuple[str, str], int] = {}
-    if wanted:
-        rows = [
-            {
-                "label": label,
-                "key": key,
-                "name": name,
-                "short_key": short_key(label, key),
-                "first_seen": now,
-                "last_seen": now,
-            }
-            for (label, key), name in wanted
-        ]
-        insert = _insert(conn, ENTITY)
-        stmt = insert.on_conflict_do_update(
-            index_elements=["label", "key"], set_={"last_seen": insert.excluded.last_seen}
-        ).returning(ENTITY.c.id, ENTITY.c.label, ENTITY.c.key)
-        for start in range(0, len(rows), 500):
-            for row in conn.execute(stmt, rows[start : start + 500]):
-                ids[(row.label, row.key)] = row.id
-        stats.entities = len(ids)
+    ids = entity_ids(conn, wanted, now)
+    stats.entities = len(ids)
+    if ids:
         merge_short_forms(conn, ids)
     for k, target in alias.items():
         if target in ids:
@@ -162,39 +144,128 @@ def store_results(
     # Mentions: replaced, never added to (two forms met in one article are summed).
     article_ids = [article.id for article, _ in todo]
     conn.execute(sa.delete(MENTION).where(MENTION.c.article_id.in_(article_ids)))
-    merged: dict[tuple[int, int], dict[str, int]] = {}
+    merged: dict[tuple[int, int], list[int]] = {}
     for article, result in todo:
         for e in result.entities:
             slot = (article.id, ids[(e.label, e.key)])
             if slot in merged:
-                merged[slot]["count"] += e.count
-                merged[slot]["first_offset"] = min(merged[slot]["first_offset"], e.first_offset)
+                merged[slot][0] += e.count
+                merged[slot][1] = min(merged[slot][1], e.first_offset)
             else:
-                merged[slot] = {"count": e.count, "first_offset": e.first_offset}
-    mentions = [
-        {"article_id": a, "entity_id": ent, **values} for (a, ent), values in merged.items()
-    ]
-    if mentions:
-        conn.execute(sa.insert(MENTION), mentions)
-    stats.mentions = len(mentions)
+                merged[slot] = [e.count, e.first_offset]
+    insert_mentions(conn, [(a, ent, c, o) for (a, ent), (c, o) in merged.items()])
+    stats.mentions = len(merged)
 
-    for article, result in todo:
-        values: dict[str, Any] = {
-            "status": result.status,
-            "status_reason": result.reason,
-            "nlp_attempts": 0,
-            "processed_at": now,
-            "nlp_model": model,
-            "nlp_model_version": version,
-        }
-        if result.language and not article.language:
-            values["language"] = result.language
-        conn.execute(sa.update(ARTICLE).where(ARTICLE.c.id == article.id).values(**values))
+    # Article rows: one executemany (pipelined by psycopg) instead of a statement per row.
+    update = (
+        sa.update(ARTICLE)
+        .where(ARTICLE.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            status_reason=sa.bindparam("b_reason"),
+            nlp_attempts=0,
+            processed_at=now,
+            nlp_model=model,
+            nlp_model_version=version,
+            language=sa.func.coalesce(ARTICLE.c.language, sa.bindparam("b_language")),
+        )
+    )
+    conn.execute(
+        update,
+        [
+            {
+                "b_id": article.id,
+                "b_status": result.status,
+                "b_reason": result.reason,
+                "b_language": result.language,
+            }
+            for article, result in todo
+        ],
+    )
+    for _, result in todo:
         if result.status is ArticleStatus.PROCESSED:
             stats.processed += 1
         else:
             stats.skipped += 1
     return stats
+
+
+LAST_SEEN_GRANULARITY = timedelta(hours=1)
+
+
+def entity_ids(
+    conn: Connection, wanted: Sequence[tuple[tuple[str, str], str]], now: datetime
+) -> dict[tuple[str, str], int]:
+    """Ids of the (label, key) entities, inserting the new ones (``wanted`` in key order).
+
+    Existing rows are read, not upserted: an ``ON CONFLICT DO UPDATE`` on every entity of
+    every batch locked popular entities ("Donald Trump") until commit, so workers storing
+    unrelated articles queued behind each other. ``last_seen`` moves at most once an hour.
+    """
+    ids: dict[tuple[str, str], int] = {}
+    if not wanted:
+        return ids
+    keys = [k for k, _ in wanted]
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        rows = conn.execute(
+            sa.select(ENTITY.c.id, ENTITY.c.label, ENTITY.c.key, ENTITY.c.last_seen).where(
+                sa.tuple_(ENTITY.c.label, ENTITY.c.key).in_(part)
+            )
+        )
+        stale: list[int] = []
+        for row in rows:
+            ids[(row.label, row.key)] = row.id
+            if (as_utc(row.last_seen) or now) < now - LAST_SEEN_GRANULARITY:
+                stale.append(row.id)
+        if stale:
+            conn.execute(
+                sa.update(ENTITY)
+                .where(ENTITY.c.id.in_(stale), ENTITY.c.last_seen < now)
+                .values(last_seen=now)
+            )
+    new = [
+        {
+            "label": label,
+            "key": key,
+            "name": name,
+            "short_key": short_key(label, key),
+            "first_seen": now,
+            "last_seen": now,
+        }
+        for (label, key), name in wanted
+        if (label, key) not in ids
+    ]
+    if not new:
+        return ids
+    insert = _insert(conn, ENTITY)
+    # DO UPDATE with a no-op assignment so RETURNING also gives rows another worker inserted
+    # between our SELECT and this INSERT (rare: only brand-new entities).
+    stmt = insert.on_conflict_do_update(
+        index_elements=["label", "key"], set_={"label": insert.excluded.label}
+    ).returning(ENTITY.c.id, ENTITY.c.label, ENTITY.c.key)
+    for start in range(0, len(new), 500):
+        for row in conn.execute(stmt, new[start : start + 500]):
+            ids[(row.label, row.key)] = row.id
+    return ids
+
+
+def insert_mentions(conn: Connection, rows: Sequence[tuple[int, int, int, int]]) -> None:
+    """(article_id, entity_id, count, first_offset) rows: COPY on PostgreSQL, else INSERT."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        sql = "COPY mention (article_id, entity_id, count, first_offset) FROM STDIN"
+        with raw.cursor() as cur, cur.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.execute(
+        sa.insert(MENTION),
+        [{"article_id": a, "entity_id": e, "count": c, "first_offset": o} for a, e, c, o in rows],
+    )
 
 
 def bump_nlp_attempts(conn: Connection, article_ids: Sequence[int]) -> dict[int, int]:
@@ -249,16 +320,25 @@ def person_aliases(
 
 def merge_short_forms(conn: Connection, ids: dict[tuple[str, str], int]) -> None:
     """A stored one-word person ("zelenskiy") meets its full name when that name is the only
-    one ending with the word: its mentions move to the full name and it is removed."""
-    for (label, key), long_id in list(ids.items()):
+    one ending with the word: its mentions move to the full name and it is removed.
+
+    One query finds the stored one-word persons for the whole batch; only those (rare) cost
+    more statements.
+    """
+    shorts: dict[tuple[str, str], tuple[str, int]] = {}
+    for (label, key), long_id in ids.items():
         short = short_key(label, key)
-        if short is None:
-            continue
-        short_row = conn.execute(
-            sa.select(ENTITY.c.id).where(ENTITY.c.label == label, ENTITY.c.key == short)
-        ).scalar()
-        if short_row is None:
-            continue
+        if short is not None:
+            shorts[(label, short)] = (key, long_id)
+    if not shorts:
+        return
+    found = conn.execute(
+        sa.select(ENTITY.c.id, ENTITY.c.label, ENTITY.c.key).where(
+            sa.tuple_(ENTITY.c.label, ENTITY.c.key).in_(sorted(shorts))
+        )
+    ).all()
+    for short_row, label, short in found:
+        key, long_id = shorts[(label, short)]
         others = conn.execute(
             sa.select(sa.func.count()).where(
                 ENTITY.c.label == label, ENTITY.c.short_key == short, ENTITY.c.key != key
