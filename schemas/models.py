@@ -66,6 +66,7 @@ class ArticleStatus(StrEnum):
     QUEUED = "queued"  # text extracted and stored, message sent, entities pending
     PROCESSED = "processed"  # entities stored
     SKIPPED = "skipped"  # stored without entities, see status_reason (e.g. language)
+    DUPLICATE = "duplicate"  # same article as duplicate_of (canonical link): no text kept
 
 
 class Feed(SQLModel, table=True):
@@ -88,6 +89,12 @@ class Feed(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default=utcnow)
     locked_until: datetime | None = _ts()
     lock_owner: str | None = Field(default=None, max_length=64)
+    # 0002: adaptive polling and feed health
+    hint_interval: int | None = Field(
+        default=None, description="seconds the feed asks for (ttl, sy:updatePeriod, max-age)"
+    )
+    deactivated_at: datetime | None = _ts()
+    deactivated_reason: str | None = Field(default=None, max_length=1024)
 
 
 class Article(SQLModel, table=True):
@@ -116,6 +123,18 @@ class Article(SQLModel, table=True):
     processed_at: datetime | None = _ts()
     nlp_model: str | None = Field(default=None, max_length=256)
     nlp_model_version: str | None = Field(default=None, max_length=64)
+    # 0002: cross-feed dedup. canonical_hash = url_hash of the page's canonical link;
+    # simhash = 64-bit SimHash of the text (signed), split into four 16-bit bands, each
+    # indexed, so near-duplicates (Hamming distance <= 3) share at least one band value.
+    canonical_hash: str | None = Field(default=None, max_length=64, index=True)
+    simhash: int | None = Field(default=None, sa_type=sa.BigInteger)
+    simhash_b0: int | None = Field(default=None, index=True)
+    simhash_b1: int | None = Field(default=None, index=True)
+    simhash_b2: int | None = Field(default=None, index=True)
+    simhash_b3: int | None = Field(default=None, index=True)
+    duplicate_of: int | None = Field(
+        default=None, foreign_key="article.id", index=True, ondelete="SET NULL"
+    )
 
 
 class Entity(SQLModel, table=True):

@@ -158,6 +158,44 @@ class Settings(BaseSettings):
     lock_ttl: int = Field(
         default=600, ge=10, description="Seconds before a poll lock on a feed expires."
     )
+    min_poll_interval: int = Field(
+        default=300, ge=10, description="Shortest adaptive interval between polls of a feed."
+    )
+    max_poll_interval: int = Field(
+        default=86_400, ge=60, description="Longest adaptive interval between polls of a feed."
+    )
+    deactivate_after_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Consecutive failed polls after which a feed is deactivated (410 at once).",
+    )
+    scheduler_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between two passes of `newsingest scheduler`."
+    )
+
+    # Politeness shared across workers (in Redis when a broker is configured)
+    host_max_backoff: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest pause a host gets after 429/503 (Retry-After is capped here).",
+    )
+
+    # Dedup
+    near_duplicate_distance: int = Field(
+        default=3,
+        ge=-1,
+        le=3,
+        description="SimHash bits two texts may differ in to be linked as near-duplicates "
+        "(-1 turns near-duplicate linking off).",
+    )
+
+    # Metrics
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics on this port (worker, scheduler, run); unset = off.",
+    )
 
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
