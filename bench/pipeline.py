@@ -1055,7 +1055,7 @@ def _poll(b: Bench, env: dict[str, str], timeout: float, cpu: CpuSampler) -> tup
     """``newsingest poll --all`` (its process tree counted by ``cpu`` as ``poll``): the wall
     times of its first request and of its exit."""
     started = time.time()
-    with Proc([newsingest_exe(), "poll", "--all"], env, b.workdir, marker="polling ") as proc:
+    with Proc([newsingest_exe(), "poll", "--all", "--inline"], env, b.workdir, marker="polling ") as proc:
         cpu.roots["poll"] = proc.proc.pid
         code = proc.wait(timeout)
         ended = time.time()

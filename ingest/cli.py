@@ -6,6 +6,7 @@ configuration or usage; 3 infrastructure unavailable (database, broker).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -482,8 +483,20 @@ def poll_cmd(
     feed: Annotated[
         list[str] | None, typer.Option("--feed", help="Poll only this feed URL (repeatable).")
     ] = None,
+    inline: Annotated[
+        bool,
+        typer.Option(
+            "--inline",
+            help="Poll in this process even though a broker is configured (no fetch workers).",
+        ),
+    ] = False,
 ) -> None:
-    """Poll the due feeds once and exit (for cron). Exit 0 when the run completed."""
+    """Poll the due feeds once and exit (for cron). Exit 0 when the run completed.
+
+    Without a broker the poll runs here (downloads, extraction, entities). With
+    NEWSINGEST_BROKER_URL it only hands the due feeds to fetch workers
+    (`newsingest worker -Q fetch`), unless --inline.
+    """
 
     from schemas.urls import InvalidUrl, normalize_url
 
@@ -497,6 +510,19 @@ def poll_cmd(
     if s.in_process:
         check_model(s)
     bound = engine()
+    if s.broker_url and not inline:
+        from ingest.scheduler import PollTaskSender, enqueue_due
+
+        with infrastructure("broker"):
+            sender = PollTaskSender.from_settings(s)
+            try:
+                sent = enqueue_due(s, bound, sender, everything=all_feeds, urls=urls)
+            finally:
+                sender.close()
+        if feed and sent == 0:
+            raise fail("no active subscribed feed matches --feed", EXIT_BAD_INPUT)
+        out.print(f"feeds: {sent} handed to fetch workers (queue fetch)")
+        return
     with infrastructure("broker"):
         summary = poll_once(s, bound, all_feeds=all_feeds, urls=urls)
     if feed and summary.feeds_polled + summary.feeds_locked == 0:
@@ -549,9 +575,12 @@ def worker_cmd(
     if EXTRACT_QUEUE in wanted:
         check_model(s)
     engine()  # refuses an uninitialised database before any worker forks
+    import workers.fetch_tasks  # noqa: F401  (registers newsingest.poll_feed)
     from schemas.db import dispose_engines
     from workers.tasks import app as celery_app
 
+    # Read by the prefork children: a fetch-only worker does not load spaCy.
+    os.environ["NEWSINGEST_WORKER_QUEUES"] = ",".join(wanted)
     dispose_engines()
     celery_app.worker_main(
         [
@@ -564,6 +593,45 @@ def worker_cmd(
             "--without-mingle",
         ]
     )
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Hand due feeds to fetch workers until stopped (long-running, like celery beat).
+
+    Needs NEWSINGEST_BROKER_URL. Any number of schedulers may run: each feed is handed out
+    once per due time. Also re-sends articles whose extract message was lost.
+    """
+    import signal
+    import threading
+
+    from ingest.enqueue import CeleryEnqueuer
+    from ingest.scheduler import PollTaskSender, run_scheduler
+
+    s = settings()
+    if s.broker_url is None:
+        raise fail("the scheduler needs NEWSINGEST_BROKER_URL (a Redis URL)", EXIT_CONFIG)
+    bound = engine()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def report(result: Any) -> None:
+        if result.enqueued or result.swept:
+            out.print(
+                f"scheduler: {result.enqueued} feed(s) handed to fetch workers, "
+                f"{result.swept} article(s) re-sent"
+            )
+
+    with infrastructure("broker"):
+        sender = PollTaskSender.from_settings(s)
+        enqueuer = CeleryEnqueuer(sender.app)
+        err.print("scheduler started")
+        try:
+            passes = run_scheduler(s, bound, sender, enqueuer, stop, on_pass=report)
+        finally:
+            sender.close()
+    err.print(f"scheduler stopped after {passes} pass(es)")
 
 
 @app.command("run")

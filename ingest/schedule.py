@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +40,7 @@ class DueFeed:
     poll_interval: int
     consecutive_failures: int
     respect_robots: bool
+    hint_interval: int | None = None
 
 
 def due_feeds(
@@ -46,12 +49,15 @@ def due_feeds(
     now: datetime | None = None,
     everything: bool = False,
     urls: list[str] | None = None,
+    ids: list[int] | None = None,
     limit: int | None = None,
 ) -> list[DueFeed]:
     """Active feeds whose next poll time has come (or all of them, or those named)."""
     now = now or utcnow()
     stmt = sa.select(FEED).where(FEED.c.active.is_(True)).order_by(FEED.c.next_poll_at)
-    if urls is not None:
+    if ids is not None:
+        stmt = stmt.where(FEED.c.id.in_(ids))
+    elif urls is not None:
         stmt = stmt.where(FEED.c.url.in_(urls))
     elif not everything:
         stmt = stmt.where(FEED.c.next_poll_at <= now)
@@ -67,6 +73,7 @@ def due_feeds(
             poll_interval=row.poll_interval,
             consecutive_failures=row.consecutive_failures,
             respect_robots=row.respect_robots,
+            hint_interval=row.hint_interval,
         )
         for row in conn.execute(stmt)
     ]
@@ -94,6 +101,74 @@ def unlock_feed(conn: Connection, feed_id: int, owner: str) -> None:
     )
 
 
+# Adaptive polling ---------------------------------------------------------------------------
+
+RECENT_ENTRIES = 20  # publication times the interval is estimated from
+POLLS_PER_ENTRY = 2  # poll about twice per expected new entry
+GROW = 1.5  # unchanged feed without dates: wait longer next time
+SHRINK = 0.75  # changed feed without dates: come back sooner
+
+
+def publish_gap(times: Iterable[datetime | None], now: datetime) -> float | None:
+    """Median seconds between a feed's recent publications, or None with fewer than 3 dates.
+
+    Future dates (clock skew, scheduled posts) are ignored. When the newest entry is older
+    than the typical gap, the feed has gone quiet: the time since it counts as the gap.
+    """
+    stamps = sorted({t for t in times if t is not None and t <= now}, reverse=True)
+    stamps = stamps[:RECENT_ENTRIES]
+    if len(stamps) < 3:
+        return None
+    gaps = [(a - b).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gap = statistics.median(gaps)
+    return max(gap, (now - stamps[0]).total_seconds() / POLLS_PER_ENTRY)
+
+
+def adaptive_interval(
+    current: int,
+    *,
+    changed: bool,
+    gap: float | None,
+    hint: int | None,
+    min_interval: int,
+    max_interval: int,
+) -> int:
+    """Seconds until the next poll after a successful one.
+
+    - From publication dates when the feed has them: half the median gap between entries.
+    - Otherwise from change: a changed feed is polled sooner, an unchanged one later.
+    - The feed's own hint (RSS ttl, sy:updatePeriod, Cache-Control max-age) is a floor: the
+      publisher asked not to be polled more often.
+    - Bounded by NEWSINGEST_MIN_POLL_INTERVAL and NEWSINGEST_MAX_POLL_INTERVAL.
+    """
+    if gap is not None:
+        interval = gap / POLLS_PER_ENTRY
+    else:
+        interval = current * (SHRINK if changed else GROW)
+    if hint is not None:
+        interval = max(interval, hint)
+    return int(min(max(interval, min_interval), max_interval))
+
+
+def cache_max_age(cache_control: str | None) -> int | None:
+    """``max-age`` (or ``s-maxage``) of a Cache-Control header, in seconds."""
+    if not cache_control:
+        return None
+    found: int | None = None
+    for part in cache_control.lower().split(","):
+        name, _, value = part.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return None
+        if name in ("max-age", "s-maxage") and value.strip().strip('"').isdigit():
+            found = max(found or 0, int(value.strip().strip('"')))
+    return found
+
+
+def combine_hints(*hints: int | None) -> int | None:
+    values = [h for h in hints if h is not None and h > 0]
+    return max(values) if values else None
+
+
 def next_poll_after_failure(
     interval: int, failures: int, retry_after: float | None, now: datetime
 ) -> datetime:
@@ -115,17 +190,23 @@ def record_success(
     kind: str | None = None,
     title: str | None = None,
     warning: str | None = None,
+    interval: int | None = None,
+    hint: int | None = None,
     now: datetime | None = None,
 ) -> None:
-    """A poll that got an answer (200 or 304): reset failures, schedule the next poll."""
+    """A poll that got an answer (200 or 304): reset failures, schedule the next poll
+    ``interval`` seconds on (default: the feed's current interval)."""
     now = now or utcnow()
+    interval = interval or feed.poll_interval
     values: dict[str, object] = {
         "last_polled_at": now,
         "last_success_at": now,
         "consecutive_failures": 0,
         "last_status": status,
         "last_error": warning,
-        "next_poll_at": now + timedelta(seconds=feed.poll_interval),
+        "poll_interval": interval,
+        "hint_interval": hint,
+        "next_poll_at": now + timedelta(seconds=interval),
         "etag": etag,
         "last_modified": last_modified,
         "body_hash": body_hash,
@@ -144,22 +225,84 @@ def record_failure(
     error: str,
     status: int | None = None,
     retry_after: float | None = None,
+    deactivate_after: int | None = None,
     now: datetime | None = None,
-) -> None:
-    """A failed poll: count it, keep the reason, back off."""
+) -> str | None:
+    """A failed poll: count it, keep the reason, back off exponentially.
+
+    410 Gone deactivates the feed at once; so does the ``deactivate_after``-th failure in a
+    row. Returns the deactivation reason, or None while the feed stays active.
+    """
     now = now or utcnow()
     failures = feed.consecutive_failures + 1
-    conn.execute(
+    values: dict[str, object] = {
+        "last_polled_at": now,
+        "consecutive_failures": failures,
+        "last_status": status,
+        "last_error": error[:2048],
+        "next_poll_at": next_poll_after_failure(feed.poll_interval, failures, retry_after, now),
+    }
+    reason = None
+    if status == 410:
+        reason = f"410 Gone: {error}"
+    elif deactivate_after is not None and failures >= deactivate_after:
+        reason = f"{failures} failed polls in a row, last: {error}"
+    if reason is not None:
+        values.update(active=False, deactivated_at=now, deactivated_reason=reason[:1024])
+    conn.execute(sa.update(FEED).where(FEED.c.id == feed.id).values(**values))
+    return reason
+
+
+def reactivate(conn: Connection, feed_id: int, *, now: datetime | None = None) -> bool:
+    """Put a deactivated feed back in the schedule (due now, failures reset)."""
+    result = conn.execute(
         sa.update(FEED)
-        .where(FEED.c.id == feed.id)
+        .where(FEED.c.id == feed_id)
         .values(
-            last_polled_at=now,
-            consecutive_failures=failures,
-            last_status=status,
-            last_error=error[:2048],
-            next_poll_at=next_poll_after_failure(feed.poll_interval, failures, retry_after, now),
+            active=True,
+            deactivated_at=None,
+            deactivated_reason=None,
+            consecutive_failures=0,
+            next_poll_at=now or utcnow(),
         )
     )
+    return bool(result.rowcount)
+
+
+def claim_due(
+    conn: Connection, *, lease: float, limit: int = 1000, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """Take the due feeds for enqueueing: (id, url) pairs, each handed out once.
+
+    The claim moves ``next_poll_at`` a lease ahead in one conditional UPDATE. A second
+    scheduler running the same statement at the same time waits for the row locks and then
+    re-checks ``next_poll_at <= now`` on the committed rows (PostgreSQL READ COMMITTED), so it
+    skips them; on SQLite writers are serialised (BEGIN IMMEDIATE). If the poll task is lost,
+    the feed is due again when the lease ends; the poll itself sets the real next time.
+    """
+    now = now or utcnow()
+    due = (
+        sa.select(FEED.c.id)
+        .where(FEED.c.active.is_(True), FEED.c.next_poll_at <= now)
+        .order_by(FEED.c.next_poll_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.update(FEED)
+        .where(FEED.c.id.in_(due), FEED.c.next_poll_at <= now, FEED.c.active.is_(True))
+        .values(next_poll_at=now + timedelta(seconds=lease))
+        .returning(FEED.c.id, FEED.c.url)
+    )
+    return sorted((row.id, row.url) for row in conn.execute(stmt))
+
+
+def release_claim(conn: Connection, feed_ids: list[int], *, now: datetime | None = None) -> None:
+    """Undo :func:`claim_due` for feeds whose task could not be sent."""
+    if feed_ids:
+        conn.execute(
+            sa.update(FEED).where(FEED.c.id.in_(feed_ids)).values(next_poll_at=now or utcnow())
+        )
 
 
 def next_due(conn: Connection) -> datetime | None:

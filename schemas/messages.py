@@ -60,3 +60,6 @@ def batches(url_hashes: list[str], size: int = 16) -> list[ExtractMessage]:
         ExtractMessage(url_hashes=tuple(url_hashes[i : i + size]))
         for i in range(0, len(url_hashes), size)
     ]
+
+POLL_TASK = "newsingest.poll_feed"
+"""Fetch-queue task: poll one feed (its id is the only argument, an int)."""

@@ -928,7 +928,7 @@ def test_hostile_origins_each_end_with_a_reason_and_poll_finishes_in_time(
         total_timeout="5",
     )
     started = time.monotonic()
-    run = cli(env, "poll", "--all", timeout=90)
+    run = cli(env, "poll", "--all", "--inline", timeout=90)
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-3000:]
     assert elapsed < 60, f"poll took {elapsed:.1f}s"

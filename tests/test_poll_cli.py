@@ -48,7 +48,7 @@ def test_poll_summary_and_messages_on_redis(
 ) -> None:
     assert cli(tmp_path, "init").returncode == 0
     assert cli(tmp_path, "feeds", "add", site.url("/feed.xml")).returncode == 0
-    run = cli(tmp_path, "poll", broker=redis_url)
+    run = cli(tmp_path, "poll", "--inline", broker=redis_url)
     assert run.returncode == 0, run.stderr
     assert "feeds: 1 polled, 0 not modified, 0 failed" in run.stdout
     assert "articles: 3 new, 0 duplicate" in run.stdout
@@ -63,7 +63,7 @@ def test_broker_down_exits_3_and_sweep_resends_later(
 ) -> None:
     cli(tmp_path, "init")
     cli(tmp_path, "feeds", "add", site.url("/feed.xml"))
-    run = cli(tmp_path, "poll", broker="redis://127.0.0.1:1/0")
+    run = cli(tmp_path, "poll", "--inline", broker="redis://127.0.0.1:1/0")
     assert run.returncode == 3, run.stdout + run.stderr
     assert "broker unavailable" in run.stderr
     # The articles were stored before the send failed: nothing is lost, sweep re-sends them.

@@ -1,0 +1,141 @@
+"""Fetching scaled out (issue 8): schedulers hand out due feeds once, fetch workers on the
+fetch queue poll them, and politeness towards each host holds across all fetch processes.
+
+Real processes throughout: `newsingest poll` in enqueue mode, `newsingest worker -Q fetch`
+(Celery prefork) on PostgreSQL + Redis, a loopback HTTP cluster of several hosts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from schemas.db import make_engine, upgrade
+from schemas.messages import FETCH_QUEUE, POLL_TASK
+from schemas.models import Article, ArticleStatus, Feed
+from tests.httpserver import LoopbackCluster
+from tests.test_enqueue import read_queue
+from tests.test_poll import PARAGRAPHS, article_page, rss
+from tests.workerproc import EXE, celery_worker, service_env, wait_for
+
+pytestmark = [pytest.mark.integration]
+
+FEED = Feed.__table__  # type: ignore[attr-defined]
+ARTICLE = Article.__table__  # type: ignore[attr-defined]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    assert EXE
+    return subprocess.run(
+        [EXE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def add_feeds(database_url: str, urls: list[str]) -> None:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(FEED), [{"url": u} for u in urls])
+    engine.dispose()
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_schedulers_hand_out_each_due_feed_once(
+    postgres_url: str, redis_url: str
+) -> None:
+    n = 300
+    add_feeds(postgres_url, [f"https://feeds{i % 7}.example/f{i}.xml" for i in range(n)])
+    env = service_env(database_url=postgres_url, broker_url=redis_url)
+    runs: list[subprocess.CompletedProcess[str]] = []
+
+    def one() -> None:
+        runs.append(cli(env, "poll"))
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.returncode for r in runs] == [0] * 4, [r.stderr[-2000:] for r in runs]
+    handed = [int(r.stdout.split("feeds: ")[1].split()[0]) for r in runs]
+    assert sum(handed) == n, handed
+    tasks = read_queue(redis_url, FETCH_QUEUE)
+    assert {t["task"] for t in tasks} == {POLL_TASK}
+    ids = Counter(t["args"][0] for t in tasks)
+    assert len(ids) == n
+    assert set(ids.values()) == {1}
+    # Nothing is due any more: a fifth pass hands out nothing.
+    again = cli(env, "poll")
+    assert "feeds: 0 handed" in again.stdout, again.stdout + again.stderr
+
+
+@pytest.mark.timeout(240)
+def test_two_fetch_workers_share_the_per_host_limit(
+    http_cluster: LoopbackCluster, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    hosts = http_cluster.hosts[:3]
+    per_feed = 6
+    feeds_per_host = 3
+    urls = []
+    for h in range(len(hosts)):
+        for f in range(feeds_per_host):
+            items = []
+            for i in range(per_feed):
+                path = f"/h{h}/f{f}/a{i}.html"
+                http_cluster.add(path, article_page(f"Story {h}-{f}-{i}", PARAGRAPHS), delay=0.15)
+                items.append((f"s{h}-{f}-{i}", http_cluster.url(path, h)))
+            feed = f"/h{h}/feed{f}.xml"
+            http_cluster.add(feed, rss(items), content_type="application/rss+xml")
+            urls.append(http_cluster.url(feed, h))
+    add_feeds(postgres_url, urls)
+    env = service_env(
+        database_url=postgres_url,
+        broker_url=redis_url,
+        allowed_networks="127.0.0.0/8",
+        per_host_concurrency="2",
+        respect_robots="false",
+    )
+    with (
+        celery_worker(env, "-Q", "fetch", "--concurrency", "3", cwd=tmp_path) as w1,
+        celery_worker(env, "-Q", "fetch", "--concurrency", "3", cwd=tmp_path) as w2,
+    ):
+        run = cli(env, "poll")
+        assert run.returncode == 0, run.stderr
+        assert f"feeds: {len(urls)} handed" in run.stdout
+        engine = make_engine(postgres_url)
+        expected = len(hosts) * feeds_per_host * per_feed
+
+        def done() -> bool:
+            with engine.connect() as conn:
+                return (
+                    conn.execute(
+                        sa.select(sa.func.count()).where(ARTICLE.c.status == ArticleStatus.QUEUED)
+                    ).scalar_one()
+                    == expected
+                )
+
+        assert wait_for(done, timeout=150), w1.output[-3000:] + w2.output[-3000:]
+        with engine.connect() as conn:
+            polled = conn.execute(
+                sa.select(sa.func.count()).where(FEED.c.last_success_at.is_not(None))
+            ).scalar_one()
+        engine.dispose()
+    assert polled == len(urls)
+    # Both worker processes took part, and no host ever saw more than 2 requests at once.
+    for host in hosts:
+        assert http_cluster.max_concurrency(host) <= 2, host
+    assert max(http_cluster.max_concurrency(h) for h in hosts) == 2
+    # Every page was downloaded exactly once.
+    pages = Counter(
+        (r.server_address, r.path) for r in http_cluster.requests if r.path.endswith(".html")
+    )
+    assert len(pages) == expected
+    assert set(pages.values()) == {1}
+    # The entity stage got every article.
+    sent = sum(len(t["args"][0]["url_hashes"]) for t in read_queue(redis_url))
+    assert sent == expected

@@ -1,0 +1,58 @@
+"""The fetch-queue task: poll one feed in a fetch worker process.
+
+``newsingest poll`` (cron) and ``newsingest scheduler`` only claim due feeds and send one
+``newsingest.poll_feed`` task per feed (``ingest.scheduler``); fetch workers on any number of
+machines run them. Inside a task the poll is the same code as the in-process poll
+(``ingest.poll.run_poll``): the per-feed lock, conditional GET, article claims, extraction
+(here in the task's own process: the worker's prefork pool is the parallelism), and the
+extract messages for the entity stage. Politeness towards each host is shared through Redis
+by every fetch process on every machine (``ingest.politeness``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import sqlalchemy.exc
+
+from ingest.enqueue import CeleryEnqueuer
+from ingest.poll import run_poll
+from schemas.db import get_engine
+from schemas.errors import InvalidMessage, TransientError
+from schemas.messages import POLL_TASK
+from schemas.settings import get_settings
+from workers import store
+from workers.tasks import app, backoff
+
+log = logging.getLogger(__name__)
+
+
+def parse_feed_id(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise InvalidMessage(f"poll_feed wants a positive feed id, got {raw!r}")
+    return raw
+
+
+@app.task(name=POLL_TASK, bind=True, max_retries=3)
+def poll_feed(self: Any, raw_feed_id: Any) -> dict[str, int]:
+    """Poll one feed; transient database/broker trouble retries (the feed lock and the
+    article claims make a repeated poll harmless)."""
+    settings = get_settings()
+    engine = get_engine(settings.database_url)
+    try:
+        feed_id = parse_feed_id(raw_feed_id)
+    except InvalidMessage as exc:
+        with engine.begin() as conn:
+            store.dead_letter(conn, stage="fetch", message=[raw_feed_id], error=str(exc), key=None)
+        log.error("dead-lettered poll task: %s", exc)
+        return {}
+    enqueuer = CeleryEnqueuer(app)
+    try:
+        summary = asyncio.run(run_poll(settings, engine, enqueuer, ids=[feed_id], processes=0))
+    except (TransientError, sqlalchemy.exc.OperationalError) as exc:
+        # Nothing half-done is lost: the feed's lock expires and its claim lease ends.
+        log.warning("poll of feed %s failed, retrying: %s", feed_id, exc)
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, settings)) from None
+    return summary.as_dict()
