@@ -75,11 +75,22 @@ def test_every_command_exists_in_the_cli(compose: dict[str, Any]) -> None:
 
 def test_workers_start_after_migrations_and_scale(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("scheduler", "extract-worker"):
+    for name in ("scheduler", "fetch-worker", "extract-worker"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert deps["redis"]["condition"] == "service_healthy"
-    worker = services["extract-worker"]
-    assert "ports" not in worker
-    assert "container_name" not in worker
-    assert worker["command"][:3] == ["worker", "--queues", "extract"]
+    assert services["scheduler"]["command"] == ["scheduler"]
+    for name, queue in (("fetch-worker", "fetch"), ("extract-worker", "extract")):
+        worker = services[name]
+        assert "ports" not in worker, name
+        assert "container_name" not in worker, name
+        assert worker["command"][:3] == ["worker", "--queues", queue]
+
+
+def test_long_running_services_have_a_metrics_health_check(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("scheduler", "fetch-worker", "extract-worker"):
+        svc = services[name]
+        port = svc["environment"]["NEWSINGEST_METRICS_PORT"]
+        check = " ".join(svc["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/metrics" in check, name

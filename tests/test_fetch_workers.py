@@ -139,3 +139,38 @@ def test_two_fetch_workers_share_the_per_host_limit(
     # The entity stage got every article.
     sent = sum(len(t["args"][0]["url_hashes"]) for t in read_queue(redis_url))
     assert sent == expected
+
+
+@pytest.mark.timeout(90)
+def test_scheduler_service_enqueues_due_feeds_and_stops_on_sigterm(
+    postgres_url: str, redis_url: str
+) -> None:
+    import signal
+    import time
+
+    n = 25
+    add_feeds(postgres_url, [f"https://s{i % 3}.example/f{i}.xml" for i in range(n)])
+    env = service_env(database_url=postgres_url, broker_url=redis_url, scheduler_interval="0.5")
+    assert EXE
+    procs = [
+        subprocess.Popen(
+            [EXE, "scheduler"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert wait_for(lambda: len(read_queue(redis_url, FETCH_QUEUE)) >= n, timeout=40)
+        time.sleep(2)  # several more passes of both schedulers: nothing is due any more
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        outs = [p.communicate(timeout=30) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    ids = Counter(t["args"][0] for t in read_queue(redis_url, FETCH_QUEUE))
+    assert len(ids) == n
+    assert set(ids.values()) == {1}
+    assert all("scheduler stopped after" in err for _, err in outs), outs
