@@ -575,6 +575,9 @@ def worker_cmd(
     if EXTRACT_QUEUE in wanted:
         check_model(s)
     engine()  # refuses an uninitialised database before any worker forks
+    from ingest.metrics import serve_metrics
+
+    serve_metrics(s)  # before the prefork children exist: they count into the shared dir
     import workers.fetch_tasks  # noqa: F401  (registers newsingest.poll_feed)
     from schemas.db import dispose_engines
     from workers.tasks import app as celery_app
@@ -612,6 +615,9 @@ def scheduler_cmd() -> None:
     if s.broker_url is None:
         raise fail("the scheduler needs NEWSINGEST_BROKER_URL (a Redis URL)", EXIT_CONFIG)
     bound = engine()
+    from ingest.metrics import serve_metrics
+
+    serve_metrics(s)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -643,6 +649,7 @@ def run_cmd(
     """Poll due feeds forever (a long-running service); stops cleanly on SIGTERM or Ctrl-C."""
     import asyncio
     import signal
+    import time
     from datetime import timedelta
 
     from ingest.articles import queued_older_than
@@ -654,6 +661,9 @@ def run_cmd(
     if s.in_process:
         check_model(s)
     bound = engine()
+    from ingest.metrics import record_poll_summary, serve_metrics
+
+    serve_metrics(s)  # before the extraction pool starts, so its processes count too
 
     async def service() -> int:
         stop = asyncio.Event()
@@ -665,6 +675,7 @@ def run_cmd(
         cycles = 0
         try:
             while not stop.is_set():
+                started = time.monotonic()
                 poll = asyncio.ensure_future(
                     run_poll(s, bound, enqueuer, reporter=PlainReporter(), extractor=extractor)
                 )
@@ -676,6 +687,7 @@ def run_cmd(
                     break
                 stopper.cancel()
                 print_summary(s, poll.result())
+                record_poll_summary(poll.result(), seconds=time.monotonic() - started)
                 cycles += 1
                 with bound.begin() as conn:
                     # Articles stored but never processed (a lost message): send them again.
@@ -895,6 +907,118 @@ def model_install(
             EXIT_INFRA,
         )
     out.print(f"installed {name}; use it with NEWSINGEST_SPACY_MODEL={name}")
+
+
+def _when(value: Any) -> str:
+    """A UTC time as ``YYYY-MM-DD HH:MM``, or ``never``/empty."""
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def _seconds(value: int) -> str:
+    """900 -> ``15m``, 5400 -> ``1h30m``, 90000 -> ``1d1h``."""
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if value >= size:
+            parts.append(f"{value // size}{unit}")
+            value %= size
+    return "".join(parts[:2]) or "0s"
+
+
+def _by_status(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+    return f"{total} ({detail})" if detail else "0"
+
+
+def _health_rows(feeds: list[Any]) -> list[list[str]]:
+    return [
+        [
+            str(f.id),
+            f.url,
+            f.state,
+            _when(f.last_success_at) or "never",
+            str(f.consecutive_failures),
+            f"{f.articles_per_day:.1f}",
+            _when(f.next_poll_at),
+            _seconds(f.poll_interval),
+            (f.reason or "")[:200],
+        ]
+        for f in feeds
+    ]
+
+
+HEALTH_COLUMNS = [
+    "id", "url", "state", "last success", "failures", "articles/day", "next poll", "interval",
+    "reason",
+]  # fmt: skip
+
+
+@app.command("status")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Queue depths, workers seen, recent articles, open dead letters and unhealthy feeds."""
+    from ingest.status import collect_status
+
+    s = settings()
+    bound = engine()
+    with infrastructure("broker"):
+        st = collect_status(s, bound)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(st.as_dict(), default=str))
+        return
+    rows: list[list[str]] = []
+    if st.broker is None:
+        rows.append(["broker", "none (in-process mode: no queues, no workers)"])
+    else:
+        rows.append(["broker", st.broker])
+        for queue, depth in (st.queues or {}).items():
+            rows.append([f"queue {queue}", str(depth)])
+        rows.append(["unacked", str(st.unacked or 0)])
+        workers = st.workers or []
+        names = f" ({', '.join(workers)})" if workers else ""
+        rows.append(["workers", f"{len(workers)}{names}"])
+    rows += [
+        ["articles last hour", _by_status(st.articles_last_hour)],
+        ["articles last day", _by_status(st.articles_last_day)],
+        ["dead letters open", str(st.dead_letters_open)],
+        ["feeds", f"{st.feeds_total} ({st.feeds_active} active)"],
+        ["unhealthy feeds", str(len(st.unhealthy))],
+    ]
+    print_rows("status", ["what", "value"], rows)
+    if st.unhealthy:
+        if not out.is_terminal:
+            sys.stdout.write("\n")
+        print_rows("unhealthy feeds", HEALTH_COLUMNS, _health_rows(st.unhealthy))
+
+
+@feeds_app.command("health")
+def feeds_health(
+    unhealthy: Annotated[
+        bool, typer.Option("--unhealthy", help="Only failing, stale or deactivated feeds.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every feed's state, last success, failures, articles per day (last 7 days), next poll."""
+    from dataclasses import asdict
+
+    from ingest.status import feed_health
+
+    bound = engine()
+    with infrastructure("database"), bound.connect() as conn:
+        feeds = feed_health(conn)
+    if unhealthy:
+        feeds = [f for f in feeds if not f.healthy]
+    if as_json:
+        import json
+
+        out.print_json(json.dumps([asdict(f) for f in feeds], default=str))
+        return
+    print_rows("feed health", HEALTH_COLUMNS, _health_rows(feeds))
+    bad = sum(1 for f in feeds if not f.healthy)
+    err.print(f"{len(feeds)} feed(s), {bad} unhealthy")
 
 
 def main() -> None:

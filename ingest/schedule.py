@@ -8,10 +8,11 @@ sharing a database, never poll the same feed at once. A lock expires after
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
-import uuid
 import statistics
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,7 +120,7 @@ def publish_gap(times: Iterable[datetime | None], now: datetime) -> float | None
     stamps = stamps[:RECENT_ENTRIES]
     if len(stamps) < 3:
         return None
-    gaps = [(a - b).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(stamps)]
     gap = statistics.median(gaps)
     return max(gap, (now - stamps[0]).total_seconds() / POLLS_PER_ENTRY)
 
@@ -141,10 +142,8 @@ def adaptive_interval(
       publisher asked not to be polled more often.
     - Bounded by NEWSINGEST_MIN_POLL_INTERVAL and NEWSINGEST_MAX_POLL_INTERVAL.
     """
-    if gap is not None:
-        interval = gap / POLLS_PER_ENTRY
-    else:
-        interval = current * (SHRINK if changed else GROW)
+    by_change = current * (SHRINK if changed else GROW)
+    interval = gap / POLLS_PER_ENTRY if gap is not None else by_change
     if hint is not None:
         interval = max(interval, hint)
     return int(min(max(interval, min_interval), max_interval))

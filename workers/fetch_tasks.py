@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import sqlalchemy.exc
 
+from ingest import metrics
 from ingest.enqueue import CeleryEnqueuer
 from ingest.poll import run_poll
 from schemas.db import get_engine
@@ -49,10 +51,12 @@ def poll_feed(self: Any, raw_feed_id: Any) -> dict[str, int]:
         log.error("dead-lettered poll task: %s", exc)
         return {}
     enqueuer = CeleryEnqueuer(app)
+    started = time.monotonic()
     try:
         summary = asyncio.run(run_poll(settings, engine, enqueuer, ids=[feed_id], processes=0))
     except (TransientError, sqlalchemy.exc.OperationalError) as exc:
         # Nothing half-done is lost: the feed's lock expires and its claim lease ends.
         log.warning("poll of feed %s failed, retrying: %s", feed_id, exc)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, settings)) from None
+    metrics.record_poll_summary(summary, seconds=time.monotonic() - started)
     return summary.as_dict()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from ingest import metrics
 from schemas.models import ArticleStatus
 from workers import store
 from workers.nlp import NlpPipeline, detect_language
@@ -18,6 +19,8 @@ STAGE = "extract"
 #: Deliveries of one article that may end with the worker process dead before it is
 #: dead-lettered (a text that makes the model crash the process, not just raise).
 MAX_NLP_DELIVERIES = 3
+#: Task label of an in-process entity batch in ``newsingest_task_duration_seconds``.
+INPROCESS_TASK = "newsingest.entity_batch_inprocess"
 
 
 class NlpFailed(Exception):
@@ -102,6 +105,7 @@ def _store(
     """One transaction: results, and dead letters for the articles in ``failed``."""
     if not results and not failed:
         return
+    processed = skipped = 0
     with engine.begin() as conn:
         if results:
             stats = store.store_results(
@@ -109,6 +113,7 @@ def _store(
             )
             outcome.stats.processed += stats.processed
             outcome.stats.skipped += stats.skipped
+            processed, skipped = stats.processed, stats.skipped
             outcome.stats.already_done += stats.already_done
             outcome.stats.entities += stats.entities
             outcome.stats.mentions += stats.mentions
@@ -124,6 +129,11 @@ def _store(
             reasons = {error.split(":", 1)[0] for _, error in failed}
             store.mark_failed(conn, [h for h, _ in failed], "/".join(sorted(reasons)))
     outcome.failed += failed
+    # Counted once the transaction is committed.
+    metrics.record_articles("processed", processed)
+    metrics.record_articles("skipped", skipped)
+    for _, error in failed:
+        metrics.record_dead_letter(STAGE, error, articles=1)
 
 
 def _run_nlp(
@@ -147,12 +157,17 @@ def _run_nlp(
                 error = f"nlp_failed: {type(exc).__name__}: {exc}"
                 failed.append((article.url_hash, error))
                 found.append(None)  # type: ignore[arg-type]
+    done = [
+        (article, language, ents)
+        for (article, language), ents in zip(runnable, found, strict=True)
+        if ents is not None
+    ]
+    metrics.record_nlp(len(done), sum(len(article.text.split()) for article, _, _ in done))
     return [
         store.ArticleResult(
             article.url_hash, ArticleStatus.PROCESSED, entities=tuple(ents), language=language
         )
-        for (article, language), ents in zip(runnable, found, strict=True)
-        if ents is not None
+        for article, language, ents in done
     ]
 
 
@@ -174,13 +189,18 @@ def run_entity_batch(
 
     for attempt in range(retries + 1):
         try:
-            outcome = process_batch(
-                get_engine(database_url), get_pipeline(model), url_hashes, batch_size=batch_size
-            )
+            with metrics.task_timer(INPROCESS_TASK):
+                outcome = process_batch(
+                    get_engine(database_url),
+                    get_pipeline(model),
+                    url_hashes,
+                    batch_size=batch_size,
+                )
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
             if attempt == retries:
                 log.error("entity batch left queued after %d tries: %s", attempt + 1, exc)
                 return 0
+            metrics.record_retry(INPROCESS_TASK)
             dispose_engines()
             time.sleep(min(30.0, 2.0 * 2**attempt) * random.uniform(0.5, 1.5))
             continue
