@@ -61,5 +61,6 @@ def batches(url_hashes: list[str], size: int = 16) -> list[ExtractMessage]:
         for i in range(0, len(url_hashes), size)
     ]
 
+
 POLL_TASK = "newsingest.poll_feed"
 """Fetch-queue task: poll one feed (its id is the only argument, an int)."""

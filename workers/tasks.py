@@ -9,15 +9,17 @@ the fork.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from typing import Any
 
 import sqlalchemy.exc
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from ingest import metrics
 from schemas.db import dispose_engines, get_engine
 from schemas.errors import InvalidMessage, TransientError
-from schemas.messages import EXTRACT_TASK, ExtractMessage
+from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, ExtractMessage
 from schemas.settings import Settings, get_settings
 from workers import store
 from workers.app import make_app
@@ -42,12 +44,15 @@ def pipeline() -> NlpPipeline:
 def _init_process(**_: Any) -> None:
     # Connections made before the fork must not be shared; load spaCy once, here.
     dispose_engines()
-    pipeline()
+    # A fetch-only worker (newsingest worker -Q fetch) never loads spaCy.
+    if EXTRACT_QUEUE in os.environ.get("NEWSINGEST_WORKER_QUEUES", EXTRACT_QUEUE).split(","):
+        pipeline()
 
 
 @worker_process_shutdown.connect
 def _shutdown_process(**_: Any) -> None:
     dispose_engines()
+    metrics.process_exit()  # multiprocess metrics: this child's live files are done
 
 
 def _dead_letter(message: Any, error: str, attempts: int, url_hashes: list[str]) -> None:
@@ -58,6 +63,7 @@ def _dead_letter(message: Any, error: str, attempts: int, url_hashes: list[str])
         )
         if url_hashes:
             store.mark_failed(conn, url_hashes, error.split(":", 1)[0])
+    metrics.record_dead_letter(STAGE, error, articles=len(url_hashes))
 
 
 def _dead_letter_or_retry(
@@ -69,6 +75,7 @@ def _dead_letter_or_retry(
         _dead_letter(message, error, attempts, hashes)
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         dispose_engines()
+        metrics.record_retry(EXTRACT_TASK)
         raise task.retry(
             exc=exc, countdown=backoff(task.request.retries, settings), max_retries=None
         ) from None
@@ -77,6 +84,11 @@ def _dead_letter_or_retry(
 @app.task(name=EXTRACT_TASK, bind=True, max_retries=None)
 def extract_entities(self: Any, message: Any) -> dict[str, int]:
     """Entities for a batch of stored articles (an ExtractMessage as JSON or a dict)."""
+    with metrics.task_timer(EXTRACT_TASK):
+        return _extract_entities(self, message)
+
+
+def _extract_entities(self: Any, message: Any) -> dict[str, int]:
     settings = get_settings()
     try:
         if isinstance(message, str | bytes):
@@ -104,6 +116,7 @@ def extract_entities(self: Any, message: Any) -> dict[str, int]:
             )
             return {"dead_lettered": len(msg.url_hashes)}
         dispose_engines()  # reconnect from scratch next time
+        metrics.record_retry(EXTRACT_TASK)
         raise self.retry(exc=exc, countdown=backoff(retries, settings)) from None
     stats = outcome.stats
     return {

@@ -21,9 +21,7 @@ BANDS = ("simhash_b0", "simhash_b1", "simhash_b2", "simhash_b3")
 def upgrade() -> None:
     with op.batch_alter_table("feed", schema=None) as batch_op:
         batch_op.add_column(sa.Column("hint_interval", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "deactivated_reason", sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=True
