@@ -473,6 +473,15 @@ def print_summary(s: Settings, summary: Any) -> None:
         f"{summary.articles_not_article} not an article, {summary.articles_failed} failed, "
         f"{summary.articles_retry} to retry, {summary.articles_enqueued} {handed}"
     )
+    canonical = getattr(summary, "articles_canonical_duplicate", 0)
+    near = getattr(summary, "articles_near_duplicate", 0)
+    if canonical or near:
+        out.print(
+            f"dedup: {canonical} with the canonical URL of a stored article, "
+            f"{near} new linked to a near-duplicate"
+        )
+    if getattr(summary, "feeds_deactivated", 0):
+        out.print(f"feeds deactivated: {summary.feeds_deactivated} (see `newsingest feeds health`)")
     for url, reason in summary.failures:
         err.print(f"[yellow]failed[/] {url}: {reason}")
 

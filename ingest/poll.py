@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from ingest import articles, http, schedule
 from ingest.extract import DEFAULT_OPTIONS, ExtractedArticle, decode_html, extract_article
 from ingest.feeds import FeedEntry, ParsedFeed, parse_feed
-from ingest.fetch import HostLimiter, fetch_feed, fetch_page
+from ingest.fetch import FeedFetch, HostLimiter, fetch_feed, fetch_page
 from schemas.errors import (
     FetchTransient,
     NewsIngestError,
@@ -34,7 +34,7 @@ from schemas.errors import (
     PermanentError,
     TransientError,
 )
-from schemas.models import ArticleStatus
+from schemas.models import ArticleStatus, utcnow
 from schemas.settings import Settings
 from schemas.urls import InvalidUrl, normalize_url, url_hash
 
@@ -48,16 +48,25 @@ MAX_ROBOTS_BYTES = 512_000
 
 @dataclass
 class PollSummary:
+    """One run's counts. ``articles_duplicate`` counts every duplicate article: links already
+    claimed (same normalised URL, not downloaded again) plus pages whose canonical URL is an
+    article already stored (``articles_canonical_duplicate``, downloaded but stored without
+    text). ``articles_near_duplicate``: of ``articles_new``, those linked to an earlier copy
+    of nearly the same text (syndicated copies; still stored and queued)."""
+
     feeds_polled: int = 0
     feeds_not_modified: int = 0
     feeds_failed: int = 0
     feeds_locked: int = 0
+    feeds_deactivated: int = 0
     articles_new: int = 0
     articles_duplicate: int = 0
     articles_not_article: int = 0
     articles_failed: int = 0
     articles_retry: int = 0
     articles_enqueued: int = 0
+    articles_canonical_duplicate: int = 0
+    articles_near_duplicate: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
@@ -264,6 +273,9 @@ async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
         )
         if fetched.response.not_modified or fetched.body_hash == feed.body_hash:
             summary.feeds_not_modified += 1
+            hint = schedule.combine_hints(
+                feed.hint_interval, _max_age(fetched) if fetched.response.not_modified else None
+            )
             await ctx.db(
                 schedule.record_success,
                 feed,
@@ -271,6 +283,8 @@ async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
                 etag=fetched.etag or feed.etag,
                 last_modified=fetched.last_modified or feed.last_modified,
                 body_hash=feed.body_hash,
+                interval=_next_interval(ctx, feed, changed=False, gap=None, hint=hint),
+                hint=hint,
             )
             return "not modified"
         parsed = await asyncio.to_thread(
@@ -286,16 +300,23 @@ async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
     except NewsIngestError as exc:
         summary.feeds_failed += 1
         summary.failures.append((feed.url, str(exc)))
-        await ctx.db(
+        deactivated = await ctx.db(
             schedule.record_failure,
             feed,
             error=str(exc),
             status=_status_of(exc),
             retry_after=getattr(exc, "retry_after", None),
+            deactivate_after=ctx.settings.deactivate_after_failures,
         )
+        if deactivated:
+            summary.feeds_deactivated += 1
+            log.warning("feed %s deactivated: %s", feed.url, deactivated)
+            return f"deactivated ({exc.reason})"
         return f"failed ({exc.reason})"
 
     await _process_entries(ctx, feed, entries)
+    hint = schedule.combine_hints(parsed.ttl_seconds, _max_age(fetched))
+    gap = schedule.publish_gap((e.published_at for e in entries), utcnow())
     await ctx.db(
         schedule.record_success,
         feed,
@@ -306,8 +327,27 @@ async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
         kind=parsed.kind,
         title=parsed.title,
         warning=parsed.warning,
+        interval=_next_interval(ctx, feed, changed=True, gap=gap, hint=hint),
+        hint=hint,
     )
     return f"{len(entries)} entries"
+
+
+def _max_age(fetched: FeedFetch) -> int | None:
+    return schedule.cache_max_age(fetched.response.headers.get("cache-control"))
+
+
+def _next_interval(
+    ctx: PollContext, feed: schedule.DueFeed, *, changed: bool, gap: float | None, hint: int | None
+) -> int:
+    return schedule.adaptive_interval(
+        feed.poll_interval,
+        changed=changed,
+        gap=gap,
+        hint=hint,
+        min_interval=ctx.settings.min_poll_interval,
+        max_interval=ctx.settings.max_poll_interval,
+    )
 
 
 async def _child_sitemap_entries(ctx: PollContext, index: ParsedFeed) -> list[FeedEntry]:
@@ -390,10 +430,25 @@ async def _process_article(ctx: PollContext, cand: articles.Candidate, robots: b
         ctx.reporter.article_done(cand.url, "failed")
         return False
     fields = article_fields(cand, art, resp.final_url)
-    await ctx.db(articles.record_extracted, cand.url_hash, fields)
+    # The SimHash in a thread, outside the transaction: SQLite holds its write lock there.
+    fingerprint = await asyncio.to_thread(articles.fingerprint, art.text)
+    stored = await ctx.db(
+        articles.record_extracted,
+        cand.url_hash,
+        fields,
+        near_duplicate_distance=ctx.settings.near_duplicate_distance,
+        fingerprint=fingerprint,
+    )
+    if stored.kind == "canonical":
+        summary.articles_duplicate += 1
+        summary.articles_canonical_duplicate += 1
+        ctx.reporter.article_done(cand.url, "duplicate")
+        return False
     summary.articles_new += 1
+    if stored.kind == "near":
+        summary.articles_near_duplicate += 1
     ctx.reporter.article_done(cand.url, "new")
-    return True
+    return stored.queued
 
 
 def article_fields(
@@ -429,6 +484,7 @@ async def run_poll(
     reporter: Reporter | None = None,
     everything: bool = False,
     urls: list[str] | None = None,
+    ids: list[int] | None = None,
     processes: int | None = None,
     extractor: Extractor | None = None,
 ) -> PollSummary:
@@ -438,7 +494,7 @@ async def run_poll(
     there too); the caller then closes it. Otherwise one is made with ``processes`` workers.
     """
     with engine.begin() as conn:
-        feeds = schedule.due_feeds(conn, everything=everything, urls=urls)
+        feeds = schedule.due_feeds(conn, everything=everything, urls=urls, ids=ids)
     own = extractor is None
     if extractor is None:
         extractor = Extractor(settings.workers if processes is None else processes)

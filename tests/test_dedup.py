@@ -1,0 +1,458 @@
+"""Cross-feed dedup: SimHash units, the band index, and end to end through ``run_poll``.
+
+End-to-end tests use the loopback HTTP server and a real database (SQLite, and PostgreSQL
+where the ``database_url`` fixture runs them twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ingest import dedup
+from ingest.articles import Candidate, claim, record_extracted
+from ingest.feedlist import add_feeds
+from ingest.poll import PollSummary, run_poll
+from schemas.db import make_engine, session_scope, upgrade
+from schemas.models import Article
+from schemas.settings import Settings, load_settings
+from schemas.urls import url_hash
+from tests.httpserver import LoopbackCluster, LoopbackServer
+from tests.test_poll import article_page, rss
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A fictional ~400-word wire story (written for this test) and an unrelated one.
+HEADLINE = "Port board approves channel deepening"
+WIRE = [
+    "The regional port authority on Tuesday approved a plan to deepen the northern shipping "
+    "channel and extend the container quay by four hundred metres, ending two years of "
+    "public hearings over the cost and the effect on the estuary.",
+    "The board voted seven to two in favour after a session that lasted more than five hours. "
+    "Chair Miriam Okafor said the decision would let the port handle the larger vessels that "
+    "now sail past it to deeper harbours further along the coast.",
+    "Work on the channel is due to start in the spring and take about three years. The "
+    "authority put the total cost at 412 million euros, of which the national infrastructure "
+    "fund will cover roughly a third and private terminal operators most of the rest.",
+    "Opponents, led by a coalition of fishing cooperatives and environmental groups, said the "
+    "dredging would stir up decades of contaminated silt and damage the mussel beds that "
+    "support several hundred jobs in the villages along the southern shore.",
+    "We are not against the port, but we are against doing this in a hurry and on the cheap, "
+    "said Tomas Lindqvist, who speaks for the cooperatives. He said the group would ask the "
+    "administrative court to suspend the permit while its complaint is heard.",
+    "The authority said the silt would be removed in sealed barges and treated on land, and "
+    "that it had set aside eighteen million euros for monitoring water quality and for "
+    "compensating fishers whose catches fall during the works.",
+    "Shipping lines welcomed the vote. A spokesperson for one of the largest carriers calling "
+    "at the port said the deeper channel would allow it to bring ships of up to sixteen "
+    "metres draught directly to the quay instead of transferring cargo at sea.",
+    "The city council, which owns a minority stake in the authority, is expected to confirm "
+    "its share of the funding next month. Several councillors have said they want binding "
+    "guarantees on local hiring before they agree to the money.",
+    "Freight volumes at the port rose by nine percent last year to just over two million "
+    "containers, according to figures published in March, while passenger traffic on the "
+    "ferry routes to the islands remained roughly unchanged.",
+    "The environment ministry must still sign off on the final dredging schedule. Officials "
+    "there said they would publish their assessment before the end of the year and invite "
+    "further comments from residents and businesses along the estuary.",
+]
+OTHER = [
+    "Organisers of the city marathon said on Sunday that a record number of runners had "
+    "registered for this year's race, which will for the first time finish inside the old "
+    "football stadium after the usual route through the park was closed for repairs.",
+    "More than eighteen thousand people have signed up, including several hundred wheelchair "
+    "athletes, and the field is expected to grow further before registration closes at the "
+    "end of the month, race director Paula Grant told reporters at the stadium.",
+    "The new course starts by the river, crosses both bridges twice and climbs through the "
+    "university district before a long descent towards the stadium, which many runners "
+    "described as kinder on the legs than the steep finish of previous editions.",
+    "Local businesses along the route have been asked to keep their doors open and to set up "
+    "music stands, and volunteers will hand out water and fruit at twenty stations, twice as "
+    "many as last year after complaints about queues in the heat.",
+    "Police said several main roads would be closed from early morning until mid afternoon "
+    "and advised residents to use the tram, which will run extra services with longer trains "
+    "throughout the day. Parking near the stadium will not be possible.",
+    "Last year's winner, a schoolteacher from the coast who trains before work, said she would "
+    "defend her title but admitted that the hilly middle section suited stronger climbers. "
+    "I will be happy with a personal best, she said, laughing.",
+    "The race raises money for the children's hospital, which plans to spend the proceeds on "
+    "a new play area and on equipment for its physiotherapy unit. Organisers hope to collect "
+    "more than half a million from sponsors and private donations.",
+]
+# The partner's copy: its own headline, and "on Tuesday" moved in the first sentence.
+COPY_HEADLINE = "Harbour channel plan gets green light"
+COPY = [WIRE[0].replace("on Tuesday approved", "approved on Tuesday"), *WIRE[1:]]
+# SimHash of this exact text, pinned: stored hashes must stay comparable across releases.
+PINNED_TEXT = "Der Hafen wächst: the port grows, again and again."
+
+
+def story(headline: str, paragraphs: list[str]) -> str:
+    return "\n".join([headline, *paragraphs])
+
+
+# --- pure parts ------------------------------------------------------------------------------
+
+
+def test_identical_texts_hash_equal_and_case_space_punctuation_do_not_matter() -> None:
+    text = story(HEADLINE, WIRE)
+    assert len(dedup.words(text)) >= 400
+    assert dedup.simhash(text) == dedup.simhash(text)
+    noisy = "  " + text.upper().replace(",", " ,").replace("\n", "\n\n\t") + " !!"
+    assert dedup.simhash(noisy) == dedup.simhash(text)
+
+
+def test_wire_copy_with_a_new_headline_and_an_edited_first_sentence_is_within_3_bits() -> None:
+    original = dedup.simhash(story(HEADLINE, WIRE))
+    assert dedup.hamming(original, dedup.simhash(story(COPY_HEADLINE, COPY))) <= 3
+    dateline = [f"HARBOURTOWN (Coastal Press) - {WIRE[0]}", *WIRE[1:]]
+    assert dedup.hamming(original, dedup.simhash(story(HEADLINE, dateline))) <= 3
+
+
+def test_unrelated_texts_are_far_apart() -> None:
+    a = dedup.simhash(story(HEADLINE, WIRE))
+    b = dedup.simhash(story("Marathon finishes in the stadium", OTHER))
+    assert dedup.hamming(a, b) > 20
+
+
+def test_simhash_is_the_same_in_another_process() -> None:
+    code = f"from ingest.dedup import simhash; print(simhash({PINNED_TEXT!r}))"
+    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) == dedup.simhash(PINNED_TEXT) == 0x87F2594A33BA19AA
+
+
+def test_short_and_empty_texts() -> None:
+    assert dedup.simhash("") == dedup.simhash(" ... ") == 0
+    assert dedup.simhash("one two") != 0  # fewer words than a shingle: one shingle
+    assert dedup.simhash("one two") == dedup.simhash("One, two!")
+
+
+def test_signed_storage_bands_and_hamming() -> None:
+    for h in (0, 1, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF):
+        signed = dedup.to_signed64(h)
+        assert -(2**63) <= signed < 2**63
+        assert dedup.to_unsigned64(signed) == h
+        assert dedup.bands(signed) == dedup.bands(h)
+        assert dedup.hamming(signed, h) == 0
+    assert dedup.bands(0x0123_4567_89AB_CDEF) == (0x0123, 0x4567, 0x89AB, 0xCDEF)
+    assert all(0 <= b < 2**16 for b in dedup.bands(2**64 - 1))  # fits a signed 32-bit int
+    assert dedup.hamming(0, 2**64 - 1) == 64
+    assert dedup.hamming(dedup.to_signed64(2**63), 0) == 1
+
+
+def test_lock_keys_are_shared_by_any_two_possible_duplicates() -> None:
+    h = dedup.simhash(story(HEADLINE, WIRE))
+    near = h ^ (1 << 63) ^ (1 << 40) ^ (1 << 20)  # three bits, three bands
+    a = set(dedup.lock_keys("a" * 64, "c" * 64, h, near=True))
+    assert a & set(dedup.lock_keys("b" * 64, "d" * 64, near, near=True))  # a shared band
+    assert a & set(dedup.lock_keys("b" * 64, "c" * 64, 0, near=False))  # same canonical
+    assert a & set(dedup.lock_keys("c" * 64, "e" * 64, 0, near=False))  # its URL = canonical
+    assert dedup.lock_keys("a" * 64, None, h, near=True) == sorted(
+        dedup.lock_keys("a" * 64, None, h, near=True)
+    )
+
+
+# --- the band index in the database -----------------------------------------------------------
+
+
+@pytest.fixture
+def engine(database_url: str) -> Any:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def claimed(engine: Any, *names: str) -> list[str]:
+    urls = [f"https://n.example/{name}" for name in names]
+    cands = [Candidate(url=u, url_hash=url_hash(u), feed_id=None) for u in urls]
+    with engine.begin() as conn:
+        won, _ = claim(conn, cands, lock_ttl=600)
+    assert len(won) == len(names)
+    return [c.url_hash for c in cands]
+
+
+def fields(name: str, text: str = "some text of the article") -> dict[str, Any]:
+    return {"text": text, "word_count": 5, "canonical_url": f"https://n.example/{name}"}
+
+
+def article(engine: Any, hash_: str) -> Article:
+    with session_scope(engine) as s:
+        return s.exec(sa.select(Article).where(Article.url_hash == hash_)).scalar_one()  # type: ignore[call-overload,arg-type]
+
+
+@pytest.mark.integration
+def test_band_index_finds_every_hash_within_the_distance_earliest_first(engine: Any) -> None:
+    base = 0x8123_4567_89AB_CDEF  # top bit set: stored negative
+    three = base ^ (1 << 63) ^ (1 << 40) ^ (1 << 20)  # one bit in each of three bands
+    four = base ^ (1 << 62) ^ (1 << 41) ^ (1 << 21) ^ (1 << 1)  # every band differs
+    two = base ^ 0b11
+    names = ["base", "three", "four", "two"]
+    hashes = claimed(engine, *names)
+    results = {}
+    with engine.begin() as conn:
+        for name, h, fp in zip(names, hashes, (base, three, four, two), strict=True):
+            results[name] = record_extracted(conn, h, fields(name), fingerprint=fp)
+    first = article(engine, hashes[0])
+    assert first.simhash == dedup.to_signed64(base) < 0
+    assert (first.simhash_b0, first.simhash_b3) == (0x8123, 0xCDEF)
+    assert results["base"] == dedup.DedupResult(queued=True)
+    assert (results["three"].kind, results["three"].duplicate_of) == ("near", first.id)
+    assert results["three"].distance == 3
+    assert results["four"].kind is None  # 4 bits: not a near-duplicate
+    assert results["two"].duplicate_of == first.id  # earliest copy wins over "three"
+    assert all(r.queued for r in results.values())
+
+
+@pytest.mark.integration
+def test_near_linking_off_and_canonical_duplicates_without_a_fingerprint(engine: Any) -> None:
+    a, b, c = claimed(engine, "a", "b", "c")
+    with engine.begin() as conn:
+        record_extracted(conn, a, fields("a", "x y z"), near_duplicate_distance=-1)
+        off = record_extracted(conn, b, fields("b", "x y z"), near_duplicate_distance=-1)
+        # c names a as its canonical URL: a duplicate, its text not kept
+        dup = record_extracted(conn, c, fields("a", "x y z w"))
+    assert off == dedup.DedupResult(queued=True)
+    first = article(engine, a)
+    assert dup == dedup.DedupResult(queued=False, duplicate_of=first.id, kind="canonical")
+    row = article(engine, c)
+    assert (row.status, row.text, row.simhash, row.canonical_hash) == ("duplicate", "", None, a)
+    assert row.status_reason is not None
+    assert row.status_reason.startswith(f"same canonical URL as article {first.id}")
+
+
+@pytest.mark.integration
+def test_a_canonical_link_to_the_site_root_is_ignored(engine: Any) -> None:
+    """Sites that point every page's canonical at the home page must not lose articles."""
+    a, b = claimed(engine, "a", "b")
+    root = {"canonical_url": "https://n.example/?utm_source=x"}
+    with engine.begin() as conn:
+        first = record_extracted(conn, a, {**fields("a", "one two three"), **root})
+        second = record_extracted(conn, b, {**fields("b", "four five six"), **root})
+    assert first == second == dedup.DedupResult(queued=True)
+    assert article(engine, b).canonical_hash == b  # its own URL instead
+
+
+@pytest.mark.integration
+def test_concurrent_copies_on_postgresql_cannot_both_be_first(postgres_url: str) -> None:
+    """The second transaction waits on the advisory lock of a shared band, then sees the
+    first's committed row. Without the lock both would miss each other (READ COMMITTED)."""
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        first_h, second_h, canon_a, canon_b = claimed(engine, "p1", "p2", "c1", "c2")
+        stored = threading.Event()
+        results: dict[str, dedup.DedupResult] = {}
+
+        def slow_first() -> None:
+            with engine.begin() as conn:
+                results["first"] = record_extracted(conn, first_h, fields("p1", "a b c"))
+                results["canon_a"] = record_extracted(conn, canon_a, fields("shared", "d e"))
+                stored.set()
+                time.sleep(0.5)  # committed only after the second one has started
+
+        thread = threading.Thread(target=slow_first)
+        thread.start()
+        assert stored.wait(10)
+        start = time.monotonic()
+        with engine.begin() as conn:
+            results["second"] = record_extracted(conn, second_h, fields("p2", "a b c"))
+            results["canon_b"] = record_extracted(conn, canon_b, fields("shared", "d e f"))
+        waited = time.monotonic() - start
+        thread.join()
+        assert waited > 0.3
+        assert results["first"].kind is None
+        assert results["second"].kind == "near"
+        assert results["second"].duplicate_of == article(engine, first_h).id
+        assert results["canon_b"].kind == "canonical"
+        assert results["canon_b"].duplicate_of == article(engine, canon_a).id
+    finally:
+        engine.dispose()
+
+
+# --- end to end through run_poll ----------------------------------------------------------------
+
+
+class RecordingEnqueuer:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, url_hashes: list[str]) -> int:
+        self.sent.extend(url_hashes)
+        return len(url_hashes)
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("NEWSINGEST_ALLOWED_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSINGEST_READ_TIMEOUT", "2")
+    monkeypatch.setenv("NEWSINGEST_TOTAL_TIMEOUT", "5")
+    return load_settings()
+
+
+def subscribe(engine: Any, *urls: str) -> None:
+    with session_scope(engine) as s:
+        assert add_feeds(s, list(urls)).added
+
+
+def poll(
+    settings: Settings, engine: Any, enqueuer: RecordingEnqueuer, **kwargs: Any
+) -> PollSummary:
+    return asyncio.run(run_poll(settings, engine, enqueuer, processes=0, **kwargs))
+
+
+def by_url(engine: Any) -> dict[str, Article]:
+    with session_scope(engine) as s:
+        return {a.url: a for a in s.exec(sa.select(Article)).scalars()}  # type: ignore[call-overload]
+
+
+def feed(srv: LoopbackServer | LoopbackCluster, path: str, links: list[str]) -> str:
+    srv.add(path, rss([(f"item {i}", u) for i, u in enumerate(links)]), content_type="text/xml")
+    return srv.url(path)
+
+
+@pytest.mark.integration
+def test_same_article_in_two_feeds_with_tracking_parameters_is_stored_once(
+    http_server: LoopbackServer, settings: Settings, engine: Any
+) -> None:
+    srv = http_server
+    srv.add("/port.html", article_page(HEADLINE, WIRE))
+    plain = srv.url("/port.html")
+    tracked = plain + "?utm_source=partner&utm_medium=rss&fbclid=abc"
+    subscribe(engine, feed(srv, "/one.xml", [plain]), feed(srv, "/two.xml", [tracked]))
+    enqueuer = RecordingEnqueuer()
+
+    summary = poll(settings, engine, enqueuer)
+
+    stored = by_url(engine)
+    assert list(stored) == [plain]
+    assert (summary.articles_new, summary.articles_duplicate) == (1, 1)
+    assert summary.articles_canonical_duplicate == summary.articles_near_duplicate == 0
+    assert len(srv.requests_for("/port.html")) == 1
+    assert enqueuer.sent == [url_hash(plain)]
+    assert stored[plain].canonical_hash == url_hash(plain)
+
+
+@pytest.mark.integration
+def test_page_whose_canonical_link_is_a_stored_article_is_a_duplicate_without_text(
+    http_server: LoopbackServer, settings: Settings, engine: Any
+) -> None:
+    srv = http_server
+    srv.add("/news/port.html", article_page(HEADLINE, WIRE))
+    original = srv.url("/news/port.html")
+    # The AMP version of the same story, reached through another feed, with its own URL.
+    amp_page = article_page(HEADLINE, WIRE, extra="<p>Read the full version on our site.</p>")
+    amp_page = amp_page.replace(
+        "</head>", '<link rel="canonical" href="/news/port.html?utm_source=amp"></head>'
+    )
+    srv.add("/amp/port.html", amp_page)
+    amp = srv.url("/amp/port.html")
+    subscribe(engine, feed(srv, "/main.xml", [original]))
+    first_enqueuer = RecordingEnqueuer()
+    assert poll(settings, engine, first_enqueuer).articles_new == 1
+    subscribe(engine, feed(srv, "/amp.xml", [amp]))
+    enqueuer = RecordingEnqueuer()
+
+    summary = poll(settings, engine, enqueuer, urls=[srv.url("/amp.xml")])
+
+    stored = by_url(engine)
+    first, dup = stored[original], stored[amp]
+    assert (first.status, dup.status) == ("queued", "duplicate")
+    assert dup.duplicate_of == first.id
+    assert dup.text == ""
+    assert dup.word_count == 0
+    assert dup.simhash is None
+    assert dup.canonical_hash == first.url_hash
+    assert dup.status_reason is not None
+    assert dup.status_reason.startswith(f"same canonical URL as article {first.id}")
+    assert dup.title == HEADLINE  # the row still says what the page was
+    assert "Miriam Okafor" in first.text
+    assert first.duplicate_of is None
+    assert enqueuer.sent == []
+    assert (summary.articles_new, summary.articles_duplicate) == (0, 1)
+    assert summary.articles_canonical_duplicate == 1
+
+
+@pytest.mark.integration
+def test_a_page_and_its_canonical_original_in_one_poll_keep_one_text(
+    http_server: LoopbackServer, settings: Settings, engine: Any
+) -> None:
+    """Fetched concurrently: whichever is recorded first keeps the text, the other is its
+    duplicate (on PostgreSQL the advisory lock on the canonical hash orders them)."""
+    srv = http_server
+    srv.add("/news/port.html", article_page(HEADLINE, WIRE))
+    page = article_page(HEADLINE, WIRE).replace(
+        "</head>", f'<link rel="canonical" href="{srv.url("/news/port.html")}"></head>'
+    )
+    srv.add("/print/port.html", page)
+    links = [srv.url("/news/port.html"), srv.url("/print/port.html")]
+    subscribe(engine, feed(srv, "/feed.xml", links))
+    enqueuer = RecordingEnqueuer()
+
+    summary = poll(settings, engine, enqueuer)
+
+    rows = list(by_url(engine).values())
+    kept = [r for r in rows if r.status == "queued"]
+    dups = [r for r in rows if r.status == "duplicate"]
+    assert len(kept) == len(dups) == 1
+    assert dups[0].duplicate_of == kept[0].id
+    assert dups[0].text == ""
+    assert enqueuer.sent == [kept[0].url_hash]
+    assert (summary.articles_new, summary.articles_canonical_duplicate) == (1, 1)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("distance", [3, -1])
+def test_syndicated_copy_on_another_host_is_stored_and_linked_to_the_first(
+    http_cluster: LoopbackCluster, settings: Settings, engine: Any, distance: int
+) -> None:
+    cluster = http_cluster
+    settings = settings.model_copy(update={"near_duplicate_distance": distance})
+    cluster.add("/wire/port.html", article_page(HEADLINE, WIRE))
+    partner_page = article_page(COPY_HEADLINE, COPY).replace("Loopback Times", "Partner Daily")
+    cluster.add("/partner/harbour-plan.html", partner_page)
+    cluster.add("/partner/marathon.html", article_page("Marathon in the stadium", OTHER))
+    original = cluster.url("/wire/port.html", 0)
+    copy = cluster.url("/partner/harbour-plan.html", 1)
+    other = cluster.url("/partner/marathon.html", 1)
+    subscribe(engine, feed(cluster, "/wire.xml", [original]))
+    assert poll(settings, engine, RecordingEnqueuer()).articles_new == 1
+    feed(cluster, "/partner.xml", [copy, other])
+    subscribe(engine, cluster.url("/partner.xml", 1))
+    enqueuer = RecordingEnqueuer()
+
+    summary = poll(settings, engine, enqueuer, urls=[cluster.url("/partner.xml", 1)])
+
+    stored = by_url(engine)
+    first, linked, unrelated = stored[original], stored[copy], stored[other]
+    assert first.simhash is not None
+    assert linked.simhash is not None
+    bits = dedup.hamming(first.simhash, linked.simhash)
+    assert bits <= 3, bits
+    assert linked.status == "queued"
+    assert "Miriam Okafor" in linked.text
+    assert linked.title == COPY_HEADLINE
+    assert sorted(enqueuer.sent) == sorted([linked.url_hash, unrelated.url_hash])
+    assert summary.articles_new == 2
+    assert summary.articles_duplicate == 0
+    assert unrelated.duplicate_of is None
+    assert first.duplicate_of is None
+    assert (linked.simhash_b0, linked.simhash_b1, linked.simhash_b2, linked.simhash_b3) == (
+        dedup.bands(linked.simhash)
+    )
+    if distance >= 0:
+        assert linked.duplicate_of == first.id
+        assert summary.articles_near_duplicate == 1
+    else:
+        assert linked.duplicate_of is None
+        assert summary.articles_near_duplicate == 0
