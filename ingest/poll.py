@@ -26,8 +26,10 @@ from sqlalchemy.engine import Engine
 from ingest import articles, http, schedule
 from ingest.extract import DEFAULT_OPTIONS, ExtractedArticle, decode_html, extract_article
 from ingest.feeds import FeedEntry, ParsedFeed, parse_feed
-from ingest.fetch import FeedFetch, HostLimiter, fetch_feed, fetch_page
+from ingest.fetch import FeedFetch, fetch_feed, fetch_page
+from ingest.politeness import Politeness, make_limiter, robots_crawl_delay
 from schemas.errors import (
+    BrokerUnavailable,
     FetchTransient,
     NewsIngestError,
     NotAnArticle,
@@ -169,9 +171,12 @@ class Extractor:
 class Robots:
     """robots.txt per host, fetched once per run with a small cap; used for article pages."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, settings: Settings, limiter: Politeness | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
+        self.limiter = limiter
         self._parsers: dict[str, asyncio.Task[robotparser.RobotFileParser | None]] = {}
 
     async def allowed(self, url: str) -> bool:
@@ -200,6 +205,12 @@ class Robots:
         except NewsIngestError:
             return None  # 4xx, too large, refused: no usable rules, allowed
         parser.parse(resp.body.decode("utf-8", "replace").splitlines())
+        delay = robots_crawl_delay(parser, self.settings.user_agent)
+        if delay and self.limiter is not None:
+            try:
+                await self.limiter.set_crawl_delay(origin + "/", delay)
+            except BrokerUnavailable as exc:
+                log.warning("could not record Crawl-delay of %s: %s", origin, exc)
         return parser
 
 
@@ -208,7 +219,7 @@ class PollContext:
     settings: Settings
     engine: Engine
     client: httpx.AsyncClient
-    limiter: HostLimiter
+    limiter: Politeness
     extractor: Extractor
     enqueuer: Enqueuer
     reporter: Reporter = field(default_factory=SilentReporter)
@@ -500,17 +511,22 @@ async def run_poll(
         extractor = Extractor(settings.workers if processes is None else processes)
     try:
         async with http.make_client(settings) as client:
-            ctx = PollContext(
-                settings=settings,
-                engine=engine,
-                client=client,
-                limiter=HostLimiter.from_settings(settings),
-                extractor=extractor,
-                enqueuer=enqueuer,
-                reporter=reporter or SilentReporter(),
-                robots=Robots(client, settings) if settings.respect_robots else None,
-            )
-            return await poll_feeds(ctx, feeds)
+            # Shared in Redis with every fetcher on every machine when a broker is configured.
+            limiter = make_limiter(settings)
+            try:
+                ctx = PollContext(
+                    settings=settings,
+                    engine=engine,
+                    client=client,
+                    limiter=limiter,
+                    extractor=extractor,
+                    enqueuer=enqueuer,
+                    reporter=reporter or SilentReporter(),
+                    robots=Robots(client, settings, limiter) if settings.respect_robots else None,
+                )
+                return await poll_feeds(ctx, feeds)
+            finally:
+                await limiter.aclose()
     finally:
         if own:
             extractor.close()
