@@ -284,6 +284,34 @@ def feeds_remove(urls: Annotated[list[str], typer.Argument(help="Feed URLs.")]) 
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@feeds_app.command("reactivate")
+def feeds_reactivate(urls: Annotated[list[str], typer.Argument(help="Feed URLs.")]) -> None:
+    """Put deactivated feeds (410 Gone, a failure streak) back in the schedule, due now."""
+    import sqlalchemy as sa
+
+    from ingest.schedule import FEED, reactivate
+    from schemas.urls import InvalidUrl, normalize_url
+
+    try:
+        wanted = {normalize_url(u): u for u in urls}
+    except InvalidUrl as exc:
+        raise fail(exc.message, EXIT_BAD_INPUT) from None
+    bound = engine()
+    missing = []
+    with infrastructure("database"), bound.begin() as conn:
+        rows = conn.execute(sa.select(FEED.c.url, FEED.c.id).where(FEED.c.url.in_(wanted)))
+        found: dict[str, int] = {row.url: row.id for row in rows}
+        for url, given in wanted.items():
+            if url in found and reactivate(conn, found[url]):
+                out.print(f"reactivated {url}")
+            else:
+                missing.append(given)
+    for url in missing:
+        err.print(f"[yellow]not subscribed[/] {url}")
+    if missing:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
 @feeds_app.command("list")
 def feeds_list(
     active: Annotated[bool, typer.Option("--active", help="Only active feeds.")] = False,

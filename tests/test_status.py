@@ -254,3 +254,17 @@ def test_status_with_the_broker_down_exits_3(db: str, monkeypatch: pytest.Monkey
     code, _, err = run("status")
     assert code == EXIT_INFRA
     assert "broker unavailable" in err
+
+
+def test_feeds_reactivate_puts_a_deactivated_feed_back(db: str) -> None:
+    seed(db, utcnow())
+    code, out, err = run("feeds", "reactivate", "https://gone.example/rss")
+    assert code == 0, err
+    assert "reactivated https://gone.example/rss" in out
+    code, out, _ = run("feeds", "health", "--json")
+    gone = {f["url"]: f for f in json.loads(out)}["https://gone.example/rss"]
+    assert gone["state"] != "deactivated"
+    assert gone["consecutive_failures"] == 0
+    code, _, err = run("feeds", "reactivate", "https://never.example/rss")
+    assert code == 1
+    assert "not subscribed" in err
