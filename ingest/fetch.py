@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from ingest import http, metrics
-from ingest.politeness import BACKOFF_BASE, Politeness, backoff_pause
+from ingest.politeness import BACKOFF_BASE, Politeness, backoff_pause, check_wait
 from schemas.errors import BrokerUnavailable, FetchTransient
 from schemas.settings import Settings
 from schemas.urls import host_of
@@ -49,8 +49,10 @@ class HostLimiter:
         delay: float = 0.0,
         max_backoff: float = 3600.0,
         backoff_base: float = BACKOFF_BASE,
+        max_wait: float | None = None,
     ) -> None:
         self.total = asyncio.Semaphore(total)
+        self.max_wait = max_wait
         self.per_host = per_host
         self.delay = delay
         self.max_backoff = max_backoff
@@ -85,6 +87,7 @@ class HostLimiter:
                 # held (no await between the check and recording the start).
                 wait = self._wait(host, time.monotonic())
                 if wait > 0:
+                    check_wait(host, wait, self.max_wait)
                     await asyncio.sleep(wait)
                     continue
                 await self.total.acquire()
@@ -129,6 +132,7 @@ class HostLimiter:
             per_host=settings.per_host_concurrency,
             delay=settings.per_host_delay,
             max_backoff=settings.host_max_backoff,
+            max_wait=settings.total_timeout,
         )
 
 

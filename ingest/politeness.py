@@ -51,7 +51,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ingest import metrics
-from schemas.errors import BrokerUnavailable
+from schemas.errors import BrokerUnavailable, FetchTransient
 from schemas.settings import Settings
 from schemas.urls import host_of
 
@@ -106,6 +106,18 @@ class Politeness(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+def check_wait(host: str, wait: float, max_wait: float | None) -> None:
+    """A host paused (429/503) or spaced out for longer than a request may take is not
+    waited for: the request fails at once as transient, with the pause as its Retry-After,
+    so a fetch worker is never held for an hour by one host."""
+    if max_wait is not None and wait > max_wait:
+        raise FetchTransient(
+            f"{host} is paused or rate-limited for another {wait:.0f} s",
+            reason="host_paused",
+            retry_after=wait,
+        )
 
 
 def backoff_pause(
@@ -246,6 +258,7 @@ class RedisHostLimiter:
         max_backoff: float = 3600.0,
         backoff_base: float = BACKOFF_BASE,
         prefix: str = KEY_PREFIX,
+        max_wait: float | None = None,
     ) -> None:
         self.redis = redis
         self.total = asyncio.Semaphore(total)
@@ -255,6 +268,7 @@ class RedisHostLimiter:
         self.max_backoff = max_backoff
         self.backoff_base = backoff_base
         self.prefix = prefix
+        self.max_wait = max_wait
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._acquire: AsyncScript = redis.register_script(_ACQUIRE)
         self._release: AsyncScript = redis.register_script(_RELEASE)
@@ -277,6 +291,7 @@ class RedisHostLimiter:
             delay=settings.per_host_delay,
             lease_ttl=settings.total_timeout + LEASE_MARGIN if lease_ttl is None else lease_ttl,
             max_backoff=settings.host_max_backoff,
+            max_wait=settings.total_timeout,
         )
 
     def keys(self, url: str) -> dict[str, str]:
@@ -348,6 +363,7 @@ class RedisHostLimiter:
                     if wait == 0.0:
                         break
                     self.total.release()
+                    check_wait(host, wait, self.max_wait)
                     # A little jitter so that waiters of several processes do not ask in
                     # lockstep; never longer than MAX_SLEEP, to keep the place in the queue.
                     pause = min(wait, MAX_SLEEP) * (1 + 0.1 * random.random())

@@ -308,6 +308,8 @@ async def _poll_locked(ctx: PollContext, feed: schedule.DueFeed) -> str:
         entries = list(parsed.entries)
         if parsed.sitemaps:
             entries += await _child_sitemap_entries(ctx, parsed)
+    except BrokerUnavailable:
+        raise  # infrastructure, not the feed's fault: the run stops (exit 3), nothing recorded
     except NewsIngestError as exc:
         summary.feeds_failed += 1
         summary.failures.append((feed.url, str(exc)))
@@ -425,6 +427,8 @@ async def _process_article(ctx: PollContext, cand: articles.Candidate, robots: b
             raise PermanentError("disallowed by robots.txt", reason="robots_disallowed")
         resp = await fetch_page(ctx.client, ctx.limiter, ctx.settings, cand.url)
         art = await ctx.extractor.extract(resp.body, resp.charset, resp.final_url)
+    except BrokerUnavailable:
+        raise  # the claim expires after the lock TTL; a later poll takes the article over
     except NotAnArticle as exc:
         summary.articles_not_article += 1
         await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.NOT_ARTICLE, str(exc))

@@ -30,8 +30,11 @@ def test_demo_ingests_the_sample_site_end_to_end(tmp_path: Path) -> None:
     # The German brief is stored but not run through an English model.
     assert "Neue Fähre zwischen Harbourton und Valdemar\tde\tskipped" in out
     assert "Harbourton opens tidal barrier after six years of work\ten\tprocessed" in out
-    assert "PERSON\tElena Brandt\t5" in out
-    if "rule-based fallback" in run.stderr:
-        assert (
-            "entities by spaCy pipeline en_newsingest_rules 0.1.0" in out
-        )  # and it says which pipeline produced the entities
+    # The harbour master is named in several articles: one entity with her mentions summed.
+    people = [line.split("\t") for line in out.splitlines() if line.startswith("PERSON\t")]
+    brandt = [int(count) for _, name, count in people if name == "Elena Brandt"]
+    assert brandt, out
+    assert brandt[0] >= 4
+    # And it says which pipeline produced the entities: the bundled default, not a fallback.
+    assert "entities by spaCy pipeline en_newsingest_ner 0.1.0" in out
+    assert "rule-based fallback" not in run.stderr

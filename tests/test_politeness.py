@@ -450,6 +450,27 @@ def test_penalties_double_cap_and_reset_after_a_success(kind: str) -> None:
     asyncio.run(run())
 
 
+def test_a_long_pause_fails_fast_instead_of_holding_the_worker(kind: str) -> None:
+    async def run() -> None:
+        limiter = await make(kind, total=4, per_host=2, max_backoff=3600.0, max_wait=1.0)
+        url = "http://a.example/x"
+        try:
+            await limiter.penalize(url, 120.0)  # a 429 with Retry-After: 120
+            started = time.monotonic()
+            with pytest.raises(FetchTransient) as info:
+                async with limiter.slot(url):
+                    pytest.fail("a paused host got a request")
+            assert time.monotonic() - started < 1.0
+            assert info.value.reason == "host_paused"
+            assert info.value.retry_after == pytest.approx(120.0, abs=2.0)
+            async with limiter.slot("http://b.example/x"):  # other hosts are not affected
+                pass
+        finally:
+            await limiter.aclose()
+
+    asyncio.run(run())
+
+
 def test_a_failed_request_does_not_reset_the_streak(kind: str) -> None:
     async def run() -> None:
         limiter = await make(kind, total=4, per_host=2, max_backoff=1.0, backoff_base=0.05)

@@ -58,18 +58,23 @@ def test_poll_summary_and_messages_on_redis(
     assert sum(len(t["args"][0]["url_hashes"]) for t in tasks) == 3
 
 
-def test_broker_down_exits_3_and_sweep_resends_later(
+def test_broker_down_exits_3_and_a_later_poll_takes_over(
     tmp_path: Path, site: LoopbackServer, redis_url: str
 ) -> None:
     cli(tmp_path, "init")
     cli(tmp_path, "feeds", "add", site.url("/feed.xml"))
+    # The broker also holds the per-host politeness state: with it down nothing is fetched,
+    # nothing is recorded against the feed, and the run stops with exit 3.
     run = cli(tmp_path, "poll", "--inline", broker="redis://127.0.0.1:1/0")
     assert run.returncode == 3, run.stdout + run.stderr
     assert "broker unavailable" in run.stderr
-    # The articles were stored before the send failed: nothing is lost, sweep re-sends them.
-    sweep = cli(tmp_path, "sweep", "--older-than", "0", broker=redis_url)
-    assert sweep.returncode == 0, sweep.stderr
-    assert "3 article(s) re-sent" in sweep.stdout
+    assert site.requests_for("/feed.xml") == []
+    listed = cli(tmp_path, "feeds", "list")
+    assert "broker" not in listed.stdout  # no failure recorded on the feed
+    # The feed is still due: the next run with the broker back does the whole job.
+    again = cli(tmp_path, "poll", "--inline", broker=redis_url)
+    assert again.returncode == 0, again.stderr
+    assert "articles: 3 new" in again.stdout
     assert sum(len(t["args"][0]["url_hashes"]) for t in read_queue(redis_url)) == 3
 
 
