@@ -612,6 +612,14 @@ def worker_cmd(
     if EXTRACT_QUEUE in wanted:
         check_model(s)
     engine()  # refuses an uninitialised database before any worker forks
+    if EXTRACT_QUEUE in wanted:
+        # Loaded before the prefork children exist: they share it (copy-on-write) instead of
+        # each loading the pipeline and py3langid's model again (profiled: the language
+        # model alone was most of a child's CPU on its first batches).
+        from workers.nlp import get_pipeline, resolve_model, warm_language_detection
+
+        get_pipeline(resolve_model(s))
+        warm_language_detection()
     from ingest.metrics import serve_metrics
 
     serve_metrics(s)  # before the prefork children exist: they count into the shared dir

@@ -127,6 +127,10 @@ def forkserver_context() -> multiprocessing.context.ForkServerContext:
     return ctx
 
 
+def _ready() -> None:
+    """No-op task: makes the pool start a process."""
+
+
 class Extractor:
     """trafilatura off the event loop: a process pool, or a thread when ``processes`` is 0."""
 
@@ -134,6 +138,14 @@ class Extractor:
         self.processes = processes
         self._pool: Executor | None = None
         self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the pool processes now (the forkserver's warm-up takes a second or two of
+        CPU), so that it overlaps the feed downloads instead of delaying the first page."""
+        pool = self._executor()
+        if pool is not None:
+            for _ in range(self.processes):
+                pool.submit(_ready)
 
     def executor(self) -> Executor | None:
         """The process pool (made on first use), or None when extraction runs in threads."""
@@ -513,6 +525,8 @@ async def run_poll(
     own = extractor is None
     if extractor is None:
         extractor = Extractor(settings.workers if processes is None else processes)
+    if feeds:
+        extractor.start()
     try:
         async with http.make_client(settings) as client:
             # Shared in Redis with every fetcher on every machine when a broker is configured.
