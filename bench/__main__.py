@@ -116,7 +116,8 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         "end-to-end articles. Served by `python -m tests.httpserver` (a subprocess, off the "
         f"measured processes' GIL) on 127.0.0.2-{1 + max(plan.feeds, plan.fetch_hosts)}.",
         f"- Runs: {plan.repeats} per row, except the two slow end-to-end rows: "
-        f"{plan.e2e_repeats} each (to stay under 10 minutes), and the memory and latency rows: "
+        f"{plan.e2e_repeats} each, worker scaling: {min(plan.repeats, plan.scale_repeats)} "
+        "per process count (to stay under 10 minutes), and the memory and latency rows: "
         "1 (their samples are taken within the run). Median of the runs; ratios use the bound "
         "measured in this same invocation.",
         "- CPU-normalised ratio (rows 2, 3): articles per CPU second of the pipeline's own "

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.errors import ConfigError
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         default=600, ge=10, description="Seconds before a poll lock on a feed expires."
     )
     min_poll_interval: int = Field(
-        default=300, ge=10, description="Shortest adaptive interval between polls of a feed."
+        default=300, ge=1, description="Shortest adaptive interval between polls of a feed."
     )
     max_poll_interval: int = Field(
         default=86_400, ge=60, description="Longest adaptive interval between polls of a feed."
@@ -198,6 +198,15 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @model_validator(mode="after")
+    def _poll_bounds(self) -> Settings:
+        if self.min_poll_interval > self.max_poll_interval:
+            raise ValueError(
+                f"NEWSINGEST_MIN_POLL_INTERVAL ({self.min_poll_interval}) is larger than "
+                f"NEWSINGEST_MAX_POLL_INTERVAL ({self.max_poll_interval})"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -277,8 +286,11 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            if error["loc"]:
+                field = str(error["loc"][0])
+                problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            else:  # a check across settings: its message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
 

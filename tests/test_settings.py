@@ -115,3 +115,11 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in Settings.model_fields:
         assert f"| `NEWSINGEST_{name.upper()}` |" in readme, name
+
+
+def test_poll_interval_bounds_must_be_ordered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSINGEST_MIN_POLL_INTERVAL", "7200")
+    monkeypatch.setenv("NEWSINGEST_MAX_POLL_INTERVAL", "3600")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "NEWSINGEST_MIN_POLL_INTERVAL (7200) is larger than" in str(info.value)
