@@ -6,10 +6,12 @@ failure, never a silent skip; on a laptop without them those tests skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,23 +122,32 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """The real Redis (database 15), flushed before and after the test."""
+@contextlib.contextmanager
+def flushed_redis(url: str) -> Iterator[Any]:
+    """A client to the real Redis database at ``url``, flushed before and after; skips
+    without Redis (fails under CI=true). Each test module that runs its own processes on
+    Redis gets its own database, so concurrent runs do not flush each other's data."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
         client.close()
-        need(False, f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+        need(False, f"Redis not reachable at {url}: {type(exc).__name__}")
     client.flushdb()
     try:
-        yield REDIS_URL
+        yield client
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis (database 15), flushed before and after the test."""
+    with flushed_redis(REDIS_URL):
+        yield REDIS_URL
 
 
 @pytest.fixture(autouse=True)

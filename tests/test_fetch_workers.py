@@ -174,3 +174,65 @@ def test_scheduler_service_enqueues_due_feeds_and_stops_on_sigterm(
     assert len(ids) == n
     assert set(ids.values()) == {1}
     assert all("scheduler stopped after" in err for _, err in outs), outs
+
+
+@pytest.mark.timeout(240)
+def test_a_429_from_one_host_pauses_it_for_both_fetch_workers(
+    http_cluster: LoopbackCluster, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    busy, calm = 0, 1  # cluster members: the host that answers 429 once, and another one
+    urls = []
+    for h in (busy, calm):
+        for f in range(2):
+            items = []
+            for i in range(8):
+                path = f"/q{h}/f{f}/a{i}.html"
+                http_cluster.add(path, article_page(f"Story {h}-{f}-{i}", PARAGRAPHS), delay=0.2)
+                items.append((f"q{h}-{f}-{i}", http_cluster.url(path, h)))
+            feed = f"/q{h}/feed{f}.xml"
+            http_cluster.add(feed, rss(items), content_type="application/rss+xml")
+            urls.append(http_cluster.url(feed, h))
+    # One page of the busy host answers 429 with Retry-After: 3 (every time it is asked).
+    http_cluster.add(
+        "/q0/f0/a2.html", b"slow down", status=429, headers={"Retry-After": "3"}, delay=0.2
+    )
+    add_feeds(postgres_url, urls)
+    env = service_env(
+        database_url=postgres_url,
+        broker_url=redis_url,
+        allowed_networks="127.0.0.0/8",
+        per_host_concurrency="2",
+        respect_robots="false",
+    )
+    with (
+        celery_worker(env, "-Q", "fetch", "--concurrency", "2", cwd=tmp_path) as w1,
+        celery_worker(env, "-Q", "fetch", "--concurrency", "2", cwd=tmp_path) as w2,
+    ):
+        run = cli(env, "poll")
+        assert run.returncode == 0, run.stderr
+        engine = make_engine(postgres_url)
+
+        def done() -> bool:
+            with engine.connect() as conn:
+                settled = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        ARTICLE.c.status.in_([ArticleStatus.QUEUED, ArticleStatus.RETRY])
+                    )
+                ).scalar_one()
+            return bool(settled == 32)
+
+        assert wait_for(done, timeout=150), w1.output[-3000:] + w2.output[-3000:]
+        engine.dispose()
+    busy_ip = http_cluster.hosts[busy]
+    records = sorted(
+        (r for r in http_cluster.requests if r.path.endswith(".html")), key=lambda r: r.started
+    )
+    refused = [r for r in records if r.status == 429]
+    assert len(refused) == 1
+    answered = refused[0].finished
+    after = [r.started for r in records if r.server_address == busy_ip and r.started > answered]
+    # Nobody, in either worker process, asked the busy host again during its pause...
+    assert after
+    assert min(after) - answered >= 2.5
+    assert http_cluster.max_concurrency(busy_ip) == 2  # both slots had been in use
+    # (that other hosts are not paused is asserted in tests/test_politeness.py)

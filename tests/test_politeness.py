@@ -36,7 +36,7 @@ from ingest.politeness import (
 from schemas.errors import FetchTransient
 from schemas.settings import load_settings
 from schemas.urls import host_of
-from tests.conftest import REDIS_URL, ROOT, need
+from tests.conftest import REDIS_URL, ROOT, flushed_redis
 from tests.httpserver import LoopbackCluster, Recorded
 
 PAGE = "<html><body><p>a page</p></body></html>"
@@ -54,20 +54,8 @@ POLITENESS_REDIS = os.environ.get("NEWSINGEST_TEST_REDIS_POLITENESS", _db14(REDI
 @pytest.fixture
 def politeness_redis() -> Iterator[str]:
     """Redis database 14, flushed before and after (skip without Redis; fail under CI)."""
-    import redis
-
-    client = redis.Redis.from_url(POLITENESS_REDIS, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        need(False, f"Redis not reachable at {POLITENESS_REDIS}: {type(exc).__name__}")
-    client.flushdb()
-    try:
+    with flushed_redis(POLITENESS_REDIS):
         yield POLITENESS_REDIS
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from ingest.status import feed_health
 from schemas.db import make_engine
 from schemas.models import Article, DeadLetter, Feed, utcnow
 from schemas.settings import load_settings
-from tests.conftest import need
+from tests.conftest import flushed_redis
 from tests.test_cli import run
 
 REDIS_URL = os.environ.get("NEWSINGEST_TEST_REDIS_STATUS", "redis://127.0.0.1:6379/13")
@@ -29,20 +29,8 @@ REDIS_URL = os.environ.get("NEWSINGEST_TEST_REDIS_STATUS", "redis://127.0.0.1:63
 @pytest.fixture
 def redis13() -> Iterator[Any]:
     """The real Redis, database 13, flushed before and after the test (a client to it)."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        need(False, f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    client.flushdb()
-    try:
+    with flushed_redis(REDIS_URL) as client:
         yield client
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture
