@@ -74,58 +74,83 @@ def test_concurrent_schedulers_hand_out_each_due_feed_once(
     assert "feeds: 0 handed" in again.stdout, again.stdout + again.stderr
 
 
-@pytest.mark.timeout(240)
-def test_two_fetch_workers_share_the_per_host_limit(
-    http_cluster: LoopbackCluster, postgres_url: str, redis_url: str, tmp_path: Path
-) -> None:
-    hosts = http_cluster.hosts[:3]
-    per_feed = 6
-    feeds_per_host = 3
+def loopback_site(
+    cluster: LoopbackCluster, tag: str, hosts: range, feeds: int, pages: int, delay: float
+) -> list[str]:
+    """``feeds`` RSS feeds on each of ``hosts`` (cluster members), each listing ``pages``
+    article pages of its own host that answer after ``delay`` seconds; the feed URLs."""
     urls = []
-    for h in range(len(hosts)):
-        for f in range(feeds_per_host):
+    for h in hosts:
+        for f in range(feeds):
             items = []
-            for i in range(per_feed):
-                path = f"/h{h}/f{f}/a{i}.html"
-                http_cluster.add(path, article_page(f"Story {h}-{f}-{i}", PARAGRAPHS), delay=0.15)
-                items.append((f"s{h}-{f}-{i}", http_cluster.url(path, h)))
-            feed = f"/h{h}/feed{f}.xml"
-            http_cluster.add(feed, rss(items), content_type="application/rss+xml")
-            urls.append(http_cluster.url(feed, h))
-    add_feeds(postgres_url, urls)
+            for i in range(pages):
+                path = f"/{tag}{h}/f{f}/a{i}.html"
+                cluster.add(path, article_page(f"Story {h}-{f}-{i}", PARAGRAPHS), delay=delay)
+                items.append((f"{tag}{h}-{f}-{i}", cluster.url(path, h)))
+            feed = f"/{tag}{h}/feed{f}.xml"
+            cluster.add(feed, rss(items), content_type="application/rss+xml")
+            urls.append(cluster.url(feed, h))
+    return urls
+
+
+def fetch_with_two_workers(
+    database_url: str, redis_url: str, tmp_path: Path, concurrency: int, settled: int
+) -> str:
+    """`newsingest poll` hands every feed to two `worker -Q fetch` processes; returns the
+    poll's output once ``settled`` articles are queued or waiting for a retry."""
     env = service_env(
-        database_url=postgres_url,
+        database_url=database_url,
         broker_url=redis_url,
         allowed_networks="127.0.0.0/8",
         per_host_concurrency="2",
         respect_robots="false",
     )
+    workers = ("-Q", "fetch", "--concurrency", str(concurrency))
     with (
-        celery_worker(env, "-Q", "fetch", "--concurrency", "3", cwd=tmp_path) as w1,
-        celery_worker(env, "-Q", "fetch", "--concurrency", "3", cwd=tmp_path) as w2,
+        celery_worker(env, *workers, cwd=tmp_path) as w1,
+        celery_worker(env, *workers, cwd=tmp_path) as w2,
     ):
         run = cli(env, "poll")
         assert run.returncode == 0, run.stderr
-        assert f"feeds: {len(urls)} handed" in run.stdout
-        engine = make_engine(postgres_url)
-        expected = len(hosts) * feeds_per_host * per_feed
+        engine = make_engine(database_url)
 
         def done() -> bool:
             with engine.connect() as conn:
-                return (
-                    conn.execute(
-                        sa.select(sa.func.count()).where(ARTICLE.c.status == ArticleStatus.QUEUED)
-                    ).scalar_one()
-                    == expected
-                )
+                count = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        ARTICLE.c.status.in_([ArticleStatus.QUEUED, ArticleStatus.RETRY])
+                    )
+                ).scalar_one()
+            return bool(count == settled)
 
-        assert wait_for(done, timeout=150), w1.output[-3000:] + w2.output[-3000:]
-        with engine.connect() as conn:
-            polled = conn.execute(
-                sa.select(sa.func.count()).where(FEED.c.last_success_at.is_not(None))
-            ).scalar_one()
-        engine.dispose()
+        try:
+            assert wait_for(done, timeout=150), w1.output[-3000:] + w2.output[-3000:]
+        finally:
+            engine.dispose()
+    return run.stdout
+
+
+@pytest.mark.timeout(240)
+def test_two_fetch_workers_share_the_per_host_limit(
+    http_cluster: LoopbackCluster, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    hosts = http_cluster.hosts[:3]
+    urls = loopback_site(http_cluster, "h", range(3), feeds=3, pages=6, delay=0.15)
+    expected = 3 * 3 * 6
+    add_feeds(postgres_url, urls)
+    out = fetch_with_two_workers(postgres_url, redis_url, tmp_path, 3, settled=expected)
+    assert f"feeds: {len(urls)} handed" in out
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        polled = conn.execute(
+            sa.select(sa.func.count()).where(FEED.c.last_success_at.is_not(None))
+        ).scalar_one()
+        queued = conn.execute(
+            sa.select(sa.func.count()).where(ARTICLE.c.status == ArticleStatus.QUEUED)
+        ).scalar_one()
+    engine.dispose()
     assert polled == len(urls)
+    assert queued == expected
     # Both worker processes took part, and no host ever saw more than 2 requests at once.
     for host in hosts:
         assert http_cluster.max_concurrency(host) <= 2, host
@@ -180,49 +205,14 @@ def test_scheduler_service_enqueues_due_feeds_and_stops_on_sigterm(
 def test_a_429_from_one_host_pauses_it_for_both_fetch_workers(
     http_cluster: LoopbackCluster, postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    busy, calm = 0, 1  # cluster members: the host that answers 429 once, and another one
-    urls = []
-    for h in (busy, calm):
-        for f in range(2):
-            items = []
-            for i in range(8):
-                path = f"/q{h}/f{f}/a{i}.html"
-                http_cluster.add(path, article_page(f"Story {h}-{f}-{i}", PARAGRAPHS), delay=0.2)
-                items.append((f"q{h}-{f}-{i}", http_cluster.url(path, h)))
-            feed = f"/q{h}/feed{f}.xml"
-            http_cluster.add(feed, rss(items), content_type="application/rss+xml")
-            urls.append(http_cluster.url(feed, h))
+    busy = 0  # the cluster member whose page answers 429 (the other one never does)
+    urls = loopback_site(http_cluster, "q", range(2), feeds=2, pages=8, delay=0.2)
     # One page of the busy host answers 429 with Retry-After: 3 (every time it is asked).
     http_cluster.add(
         "/q0/f0/a2.html", b"slow down", status=429, headers={"Retry-After": "3"}, delay=0.2
     )
     add_feeds(postgres_url, urls)
-    env = service_env(
-        database_url=postgres_url,
-        broker_url=redis_url,
-        allowed_networks="127.0.0.0/8",
-        per_host_concurrency="2",
-        respect_robots="false",
-    )
-    with (
-        celery_worker(env, "-Q", "fetch", "--concurrency", "2", cwd=tmp_path) as w1,
-        celery_worker(env, "-Q", "fetch", "--concurrency", "2", cwd=tmp_path) as w2,
-    ):
-        run = cli(env, "poll")
-        assert run.returncode == 0, run.stderr
-        engine = make_engine(postgres_url)
-
-        def done() -> bool:
-            with engine.connect() as conn:
-                settled = conn.execute(
-                    sa.select(sa.func.count()).where(
-                        ARTICLE.c.status.in_([ArticleStatus.QUEUED, ArticleStatus.RETRY])
-                    )
-                ).scalar_one()
-            return bool(settled == 32)
-
-        assert wait_for(done, timeout=150), w1.output[-3000:] + w2.output[-3000:]
-        engine.dispose()
+    fetch_with_two_workers(postgres_url, redis_url, tmp_path, 2, settled=32)
     busy_ip = http_cluster.hosts[busy]
     records = sorted(
         (r for r in http_cluster.requests if r.path.endswith(".html")), key=lambda r: r.started
