@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -167,6 +168,18 @@ class FeedFetch:
         return value
 
 
+async def polite_get(
+    client: httpx.AsyncClient, limiter: Politeness, url: str, **bounds: Any
+) -> http.Response:
+    """``http.get`` inside the host's slot; a 429/503 pauses the host for every fetcher."""
+    async with limiter.slot(url):
+        try:
+            return await http.get(client, url, **bounds)
+        except FetchTransient as exc:
+            await penalize_for(limiter, url, exc)
+            raise
+
+
 async def fetch_feed(
     client: httpx.AsyncClient,
     limiter: Politeness,
@@ -177,20 +190,16 @@ async def fetch_feed(
     last_modified: str | None = None,
 ) -> FeedFetch:
     """Conditional GET of a feed (If-None-Match / If-Modified-Since)."""
-    async with limiter.slot(url):
-        try:
-            resp = await http.get(
-                client,
-                url,
-                max_bytes=settings.max_feed_bytes,
-                total_timeout=settings.total_timeout,
-                max_redirects=settings.max_redirects,
-                etag=etag,
-                last_modified=last_modified,
-            )
-        except FetchTransient as exc:
-            await penalize_for(limiter, url, exc)
-            raise
+    resp = await polite_get(
+        client,
+        limiter,
+        url,
+        max_bytes=settings.max_feed_bytes,
+        total_timeout=settings.total_timeout,
+        max_redirects=settings.max_redirects,
+        etag=etag,
+        last_modified=last_modified,
+    )
     digest = None if resp.not_modified else hashlib.sha256(resp.body).hexdigest()
     return FeedFetch(resp, digest)
 
@@ -199,16 +208,12 @@ async def fetch_page(
     client: httpx.AsyncClient, limiter: Politeness, settings: Settings, url: str
 ) -> http.Response:
     """Download an article page: HTML only, within the page size cap."""
-    async with limiter.slot(url):
-        try:
-            return await http.get(
-                client,
-                url,
-                max_bytes=settings.max_page_bytes,
-                total_timeout=settings.total_timeout,
-                max_redirects=settings.max_redirects,
-                html_only=True,
-            )
-        except FetchTransient as exc:
-            await penalize_for(limiter, url, exc)
-            raise
+    return await polite_get(
+        client,
+        limiter,
+        url,
+        max_bytes=settings.max_page_bytes,
+        total_timeout=settings.total_timeout,
+        max_redirects=settings.max_redirects,
+        html_only=True,
+    )
