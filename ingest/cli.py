@@ -447,6 +447,15 @@ def make_enqueuer(s: Settings, extractor: Any = None) -> Any:
     return CeleryEnqueuer.from_settings(s)
 
 
+def pool_model(s: Settings) -> str | None:
+    """The model the extraction pool preloads: the entity stage runs there in-process."""
+    if not s.in_process:
+        return None
+    from workers.nlp import resolve_model
+
+    return resolve_model(s)
+
+
 def check_model(s: Settings) -> None:
     """Refuse to start when the spaCy model cannot be found, saying how to install it."""
     from workers.nlp import model_available, resolve_model
@@ -467,7 +476,7 @@ def poll_once(
 
     from ingest.poll import Extractor, run_poll
 
-    extractor = Extractor(s.workers)
+    extractor = Extractor(s.workers, model=pool_model(s))
     try:
         enqueuer = make_enqueuer(s, extractor)
         with ExitStack() as stack:
@@ -715,10 +724,15 @@ def run_cmd(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        extractor = Extractor(s.workers)
+        extractor = Extractor(s.workers, model=pool_model(s))
         enqueuer = make_enqueuer(s, extractor)
         cycles = 0
         try:
+            # A service warms its extraction pool (and, in-process, the model) before the
+            # first poll, so that no page waits on it; a one-off `poll` overlaps the two.
+            warmed = await extractor.warm()
+            if s.workers:
+                err.print(f"extraction pool ready ({s.workers} processes, {warmed:.1f} s)")
             while not stop.is_set():
                 started = time.monotonic()
                 poll = asyncio.ensure_future(

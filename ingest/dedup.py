@@ -32,7 +32,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
@@ -135,71 +135,99 @@ def lock_keys(url_hash: str, canonical_hash: str | None, h: int | None, *, near:
 
 
 def take_locks(conn: Connection, keys: list[int]) -> None:
-    """PostgreSQL: transaction-level advisory locks, in the given (sorted) order.
+    """PostgreSQL: transaction-level advisory locks, in the given (sorted) order, in one
+    statement (a set-returning scan of the array calls the lock function row by row, in
+    array order).
 
     SQLite needs none: ``BEGIN IMMEDIATE`` already serialises every writing transaction.
     """
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or not keys:
         return
-    for key in keys:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    conn.execute(_LOCKS, {"keys": keys})
 
 
-def find_canonical(
-    conn: Connection, canonical_hash: str, *, exclude_id: int
-) -> tuple[int, str] | None:
-    """(id, url) of the first stored article that *is* this canonical URL, or names it as
-    its own canonical URL; not ``exclude_id``, not itself a duplicate."""
-    # Two indexed lookups (url_hash is unique, canonical_hash indexed), filtered here: the
-    # planner never gets the choice of scanning the status index instead.
-    stmt = sa.union(
-        *(
-            sa.select(ARTICLE.c.id, ARTICLE.c.url, ARTICLE.c.status).where(column == canonical_hash)
-            for column in (ARTICLE.c.url_hash, ARTICLE.c.canonical_hash)
+_LOCKS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What :func:`lookup` found: the article's own row id, and the stored candidates."""
+
+    row_id: int | None
+    canonical: list[tuple[int, str]]  # (id, url) of stored rows with the canonical URL
+    near: list[tuple[int, int]]  # (id, simhash) of stored rows sharing a band
+
+    def canonical_match(self) -> tuple[int, str] | None:
+        """(id, url) of the first stored article that *is* this canonical URL, or names it
+        as its own canonical URL; never the article itself."""
+        found = [c for c in self.canonical if c[0] != self.row_id]
+        return min(found) if found else None
+
+    def near_match(self, h: int, distance: int) -> tuple[int, int] | None:
+        """(id, Hamming distance) of the earliest stored article whose SimHash is within
+        ``distance`` bits of ``h``; None when there is none or ``distance`` < 0."""
+        if distance < 0:
+            return None
+        matches = [
+            (row_id, bits)
+            for row_id, other in self.near
+            if row_id != self.row_id and (bits := hamming(other, h)) <= distance
+        ]
+        return min(matches) if matches else None
+
+
+def _lookup_statement() -> Any:
+    """One round trip: the row (kind 0), rows that are or name the canonical URL (kind 1:
+    two indexed lookups, url_hash is unique and canonical_hash indexed), rows sharing a band
+    (kind 2: one indexed lookup per band). A UNION ALL of single-index lookups rather than
+    OR-ed conditions next to the status filter: SQLite's planner would otherwise pick the
+    status index and scan every stored article. Status is filtered here, not in SQL, for
+    the same reason."""
+    c = ARTICLE.c
+
+    def part(kind: int, column: sa.Column[Any], param: str) -> sa.Select[Any]:
+        return sa.select(sa.literal(kind).label("kind"), c.id, c.url, c.simhash, c.status).where(
+            column == sa.bindparam(param)
         )
+
+    return sa.union_all(
+        part(0, c.url_hash, "own"),
+        part(1, c.url_hash, "canonical"),
+        part(1, c.canonical_hash, "canonical"),
+        *(part(2, c[col], col) for col in BAND_COLUMNS),
     )
+
+
+_LOOKUP = _lookup_statement()
+
+
+def lookup(conn: Connection, url_hash: str, canonical_hash: str | None, h: int | None) -> Found:
+    """The article row ``url_hash`` and its dedup candidates (``canonical_hash`` None: no
+    canonical lookup; ``h`` None: no near-duplicate lookup)."""
+    # A value no row has stands in for a lookup that is off: keeps one compiled statement.
+    params: dict[str, Any] = {
+        "own": url_hash,
+        "canonical": canonical_hash or "",
+        **dict.fromkeys(BAND_COLUMNS, -1),
+    }
+    if h is not None:
+        params.update(zip(BAND_COLUMNS, bands(h), strict=True))
     stored = {s.value for s in STORED}
-    found = [
-        (row.id, row.url)
-        for row in conn.execute(stmt)
-        if row.id != exclude_id and row.status in stored
-    ]
-    return min(found) if found else None
-
-
-def find_near(
-    conn: Connection, h: int, distance: int, *, exclude_id: int
-) -> tuple[int, int] | None:
-    """(id, Hamming distance) of the earliest stored article whose SimHash is within
-    ``distance`` bits of ``h``; None when there is none or ``distance`` < 0.
-
-    Candidates share at least one band value (one indexed lookup per band, OR-ed); the exact
-    distance is checked here. ``distance`` above :data:`MAX_DISTANCE` would miss pairs.
-    """
-    if distance < 0:
-        return None
-    if distance > MAX_DISTANCE:
-        raise ValueError(f"near-duplicate distance {distance} > {MAX_DISTANCE}")
-    # A UNION of one lookup per band rather than OR-ed conditions next to the status filter:
-    # SQLite's planner would otherwise pick the status index and scan every stored article.
-    stmt = sa.union(
-        *(
-            sa.select(ARTICLE.c.id, ARTICLE.c.simhash, ARTICLE.c.status).where(
-                ARTICLE.c[column] == value
-            )
-            for column, value in zip(BAND_COLUMNS, bands(h), strict=True)
-        )
-    )
-    stored = {s.value for s in STORED}
-    matches = [
-        (row.id, bits)
-        for row in conn.execute(stmt)
-        if row.id != exclude_id
-        and row.simhash is not None
-        and row.status in stored
-        and (bits := hamming(row.simhash, h)) <= distance
-    ]
-    return min(matches) if matches else None
+    row_id: int | None = None
+    canonical: set[tuple[int, str]] = set()
+    near: dict[int, int] = {}
+    for row in conn.execute(_LOOKUP, params):
+        if row.kind == 0:
+            row_id = row.id
+        elif row.status not in stored:
+            continue
+        elif row.kind == 1:
+            canonical.add((row.id, row.url))
+        elif row.simhash is not None:
+            near[row.id] = row.simhash
+    return Found(row_id, sorted(canonical), sorted(near.items()))
 
 
 @dataclass(frozen=True, slots=True)

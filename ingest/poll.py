@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -114,15 +116,22 @@ def _quiet_worker() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def forkserver_context() -> multiprocessing.context.ForkServerContext:
+def forkserver_context(model: str | None = None) -> multiprocessing.context.ForkServerContext:
     """The forkserver start method with the extraction stack imported and warmed up front.
 
     forkserver rather than fork: the parent runs threads (asyncio.to_thread, database pools)
     and forking a threaded process is unsafe. The preload list only takes effect when the
     forkserver starts (once per parent process), so it is set before every first use.
+    ``model``: also load this spaCy pipeline there (in-process mode runs the entity stage in
+    the pool), so that every pool process inherits it instead of loading its own copy.
     """
     ctx = multiprocessing.get_context("forkserver")
     assert isinstance(ctx, multiprocessing.context.ForkServerContext)
+    # The forkserver is spawned with this process's environment when it first starts.
+    if model:
+        os.environ[PRELOAD_MODEL_ENV] = model
+    else:
+        os.environ.pop(PRELOAD_MODEL_ENV, None)
     ctx.set_forkserver_preload(["ingest.preload"])
     return ctx
 
@@ -131,11 +140,16 @@ def _ready() -> None:
     """No-op task: makes the pool start a process."""
 
 
+#: Read by :mod:`ingest.preload` in the forkserver: the spaCy pipeline to load there.
+PRELOAD_MODEL_ENV = "NEWSINGEST__PRELOAD_MODEL"
+
+
 class Extractor:
     """trafilatura off the event loop: a process pool, or a thread when ``processes`` is 0."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, model: str | None = None) -> None:
         self.processes = processes
+        self.model = model  # preloaded in the forkserver (in-process mode's entity stage)
         self._pool: Executor | None = None
         self._lock = threading.Lock()
 
@@ -147,6 +161,19 @@ class Extractor:
             for _ in range(self.processes):
                 pool.submit(_ready)
 
+    async def warm(self) -> float:
+        """Start the pool and wait until its processes answer (the forkserver has imported
+        and warmed the extraction stack, and the model if any); the seconds it took.
+        A long-running service does this before its first poll."""
+        started = time.monotonic()
+        pool = self._executor()
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(pool, _ready) for _ in range(self.processes))
+            )
+        return time.monotonic() - started
+
     def executor(self) -> Executor | None:
         """The process pool (made on first use), or None when extraction runs in threads."""
         return self._executor()
@@ -156,7 +183,7 @@ class Extractor:
             if self.processes and self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.processes,
-                    mp_context=forkserver_context(),
+                    mp_context=forkserver_context(self.model),
                     initializer=_quiet_worker,
                 )
             return self._pool

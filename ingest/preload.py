@@ -6,14 +6,20 @@ each pool process (bench row 2, py-spy): importing the modules a task needs (ing
 because multiprocessing re-runs the parent's main script in the child, ingest.cli with typer
 and rich); dateparser's locale tables, which htmldate pulls in on the first page without a
 machine-readable date (1-3 s of CPU); the public-suffix list courlan loads on the first URL;
-and trafilatura's first pass through its fallback extractors.
+and trafilatura's first pass through its fallback extractors. In in-process mode the spaCy
+pipeline too (``NEWSINGEST__PRELOAD_MODEL``, set by :func:`ingest.poll.forkserver_context`):
+loaded once here, every pool process shares it instead of loading its own (~1 s each).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 SAMPLE_URL = "https://news.example.com/2025/11/harbour/story.html"
+
+
+WARM_TEXT = "Officials in Dover said on Tuesday that the harbour would reopen to ferries."
 
 
 def sample_page() -> str:
@@ -55,6 +61,14 @@ def warm() -> None:
         logging.getLogger(__name__).debug("warm-up extraction failed: %s", exc)
     for name in ("trafilatura", "htmldate", "courlan"):
         logging.getLogger(name).setLevel(logging.NOTSET)
+    model = os.environ.get(ingest.poll.PRELOAD_MODEL_ENV)
+    if model:
+        from workers.nlp import get_pipeline
+
+        try:  # the pool loads it itself on first use, with a clear error, if this fails
+            get_pipeline(model).entities([WARM_TEXT])
+        except Exception as exc:
+            logging.getLogger(__name__).warning("could not preload model %s: %s", model, exc)
 
 
 warm()
