@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,24 +32,33 @@ MAX_HEAD = 64 * 1024
 
 
 class Files:
-    """Responses for the files under ``root``, built on first request and kept."""
+    """Responses for the files under ``root``, kept in memory while the file is unchanged
+    (a stat per request: the latency row rewrites its feeds while they are being polled)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.cache: dict[str, tuple[bytes, bytes]] = {}  # path -> (head fields, body)
+        # path -> ((mtime_ns, size), head fields, body)
+        self.cache: dict[str, tuple[tuple[int, int], bytes, bytes]] = {}
 
     def get(self, target: str) -> tuple[int, bytes, bytes]:
         path = unquote(urlsplit(target).path)
+        file = (self.root / path.lstrip("/")).resolve()
+        try:
+            if not file.is_relative_to(self.root):
+                raise FileNotFoundError(path)
+            st = file.stat()
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return 404, b"Content-Type: text/plain\r\n", b"not found\n"
+        version = (st.st_mtime_ns, st.st_size)
         found = self.cache.get(path)
-        if found is None:
-            file = (self.root / path.lstrip("/")).resolve()
-            if not file.is_relative_to(self.root) or not file.is_file():
-                return 404, b"Content-Type: text/plain\r\n", b"not found\n"
+        if found is None or found[0] != version:
             body = file.read_bytes()
             kind = _content_type_for(file, body[:512])
-            found = (f"Content-Type: {kind}\r\n".encode(), body)
+            found = (version, f"Content-Type: {kind}\r\n".encode(), body)
             self.cache[path] = found
-        return 200, found[0], found[1]
+        return 200, found[1], found[2]
 
 
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed"}
