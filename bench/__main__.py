@@ -22,12 +22,14 @@ from __future__ import annotations
 import argparse
 import platform
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from bench.pipeline import (
     DEFAULT_POSTGRES,
@@ -200,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(f"[{time.monotonic() - clock:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def terminated(signum: int, frame: FrameType | None) -> None:
+        # SystemExit unwinds every `with`: servers, workers and child processes are stopped
+        # and throwaway databases dropped, instead of outliving a bench killed by a timeout.
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGHUP, terminated)
 
     log(f"load average {load}")
     bench = run_all(
