@@ -33,6 +33,7 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_CONFIG = 2
 EXIT_INFRA = 3
+EXIT_UNHEALTHY = 4  # `status --check` found something that needs a person
 
 app = typer.Typer(
     name="newsingest",
@@ -1015,6 +1016,14 @@ HEALTH_COLUMNS = [
 @app.command("status")
 def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 4 (and say why on stderr) when a broker has no worker answering, "
+            "dead letters are open or a feed is unhealthy: for cron and monitoring checks.",
+        ),
+    ] = False,
 ) -> None:
     """Queue depths, workers seen, recent articles, open dead letters and unhealthy feeds."""
     from ingest.status import collect_status
@@ -1027,7 +1036,17 @@ def status_cmd(
         import json
 
         out.print_json(json.dumps(st.as_dict(), default=str))
-        return
+    else:
+        _print_status(st)
+    if check:
+        problems = st.problems()
+        for problem in problems:
+            err.print(f"[red]unhealthy[/]: {problem}")
+        if problems:
+            raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def _print_status(st: Any) -> None:
     rows: list[list[str]] = []
     if st.broker is None:
         rows.append(["broker", "none (in-process mode: no queues, no workers)"])

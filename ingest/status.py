@@ -114,6 +114,20 @@ class Status:
     feeds_active: int
     unhealthy: list[FeedHealth] = field(default_factory=list)
 
+    def problems(self) -> list[str]:
+        """What needs a person (``newsingest status --check``), one line each."""
+        found: list[str] = []
+        if self.workers is not None and not self.workers:
+            found.append("no worker answered a ping (queued articles wait)")
+        if self.dead_letters_open:
+            found.append(f"{self.dead_letters_open} open dead letter(s) (`newsingest dlq list`)")
+        by_state: dict[str, int] = {}
+        for feed in self.unhealthy:
+            by_state[feed.state] = by_state.get(feed.state, 0) + 1
+        for state, count in sorted(by_state.items()):
+            found.append(f"{count} {state} feed(s) (`newsingest feeds health --unhealthy`)")
+        return found
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["unhealthy"] = [

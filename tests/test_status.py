@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ingest.cli import EXIT_INFRA
+from ingest.cli import EXIT_INFRA, EXIT_UNHEALTHY
 from ingest.status import feed_health
 from schemas.db import make_engine
 from schemas.models import Article, DeadLetter, Feed, utcnow
@@ -140,6 +140,27 @@ def test_status_without_a_broker(db: str) -> None:
 
 
 @pytest.mark.integration
+def test_status_check_exits_4_with_the_reasons_and_0_when_all_is_well(db: str) -> None:
+    code, out, err = run("status", "--check")
+    assert code == 0, err  # no feeds, no dead letters, no broker: nothing to report
+    assert "unhealthy" not in err
+    seed(db, utcnow())
+    code, out, err = run("status", "--check")
+    assert code == EXIT_UNHEALTHY
+    assert "dead letters open\t1" in out  # the report is printed as usual
+    problems = [line for line in err.splitlines() if line.startswith("unhealthy: ")]
+    assert problems == [
+        "unhealthy: 1 open dead letter(s) (`newsingest dlq list`)",
+        "unhealthy: 1 deactivated feed(s) (`newsingest feeds health --unhealthy`)",
+        "unhealthy: 1 failing feed(s) (`newsingest feeds health --unhealthy`)",
+        "unhealthy: 1 stale feed(s) (`newsingest feeds health --unhealthy`)",
+    ]
+    code, out, _ = run("status", "--check", "--json")
+    assert code == EXIT_UNHEALTHY
+    assert json.loads(out)["dead_letters_open"] == 1
+
+
+@pytest.mark.integration
 def test_feeds_health_table_and_filter(db: str) -> None:
     seed(db, utcnow())
     code, out, err = run("feeds", "health")
@@ -211,6 +232,10 @@ def test_status_reads_queue_depths_from_redis(
 
     code, out, _ = run("status", "--json")
     assert json.loads(out)["queues"] == {"extract": 4, "fetch": 1}
+
+    code, _, err = run("status", "--check")
+    assert code == EXIT_UNHEALTHY
+    assert "unhealthy: no worker answered a ping (queued articles wait)" in err
 
 
 @pytest.mark.integration
