@@ -115,10 +115,12 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         f"are distinct pages (cycled only past {len(work.pages)}) and trafilatura's caches see "
         "new pages, as in production. NER runs where the model covers the language, as in "
         f"the pipeline (the others are stored as skipped): {ner} of the {plan.articles} "
-        "end-to-end articles. Served by `python -m tests.httpserver` (a subprocess, off the "
-        f"measured processes' GIL) on 127.0.0.2-{1 + max(plan.feeds, plan.fetch_hosts)}.",
+        "end-to-end articles. Served by `python -m bench.origin` (a lean asyncio static server "
+        "in a subprocess: files kept in memory, ~0.1 ms of CPU per request, since it shares "
+        f"the cores with the pipeline) on 127.0.0.2-{1 + max(plan.feeds, plan.fetch_hosts)}.",
         f"- Runs: {plan.repeats} per row, except the two slow end-to-end rows: "
-        f"{plan.e2e_repeats} each, worker scaling: {min(plan.repeats, plan.scale_repeats)} "
+        f"{plan.e2e_repeats} each with the warm service (plus one cold `poll --all` run, in "
+        "the row's notes), worker scaling: {min(plan.repeats, plan.scale_repeats)} "
         "per process count (to stay under 10 minutes), and the memory and latency rows: "
         "1 (their samples are taken within the run). Median of the runs; ratios use the bound "
         "measured in this same invocation.",

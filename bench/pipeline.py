@@ -1,8 +1,9 @@
 """The pipeline benchmarks behind ``python -m bench``: what each row runs, and its plumbing.
 
 Everything runs against real things: the trafilatura evaluation pages served over HTTP by
-``python -m tests.httpserver`` in a subprocess (so the server never competes for the GIL of a
-measured process) on loopback addresses 127.0.0.2 and up, RSS feeds generated for them, the
+``python -m bench.origin`` in a subprocess (so the server never competes for the GIL of a
+measured process, and spends as little of the shared CPU as it can) on loopback addresses
+127.0.0.2 and up, RSS feeds generated for them, the
 local PostgreSQL (a throwaway database per row, dropped afterwards), Redis (database 14 by
 default, flushed before and after) and ``newsingest`` processes (``poll``, ``worker``,
 ``run``). Nothing is sent outside 127.0.0.0/8.
@@ -348,7 +349,7 @@ def rss(title: str, items: Sequence[tuple[str, str, datetime]]) -> str:
 
 
 class Site:
-    """A routes directory for ``tests.httpserver``: ``a/NNNNN.html`` (hard links to corpus
+    """A routes directory for ``bench.origin``: ``a/NNNNN.html`` (hard links to corpus
     pages, cycled) and ``feeds/*.xml``."""
 
     def __init__(self, root: Path, workload: Workload) -> None:
