@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.workerproc import EXE, service_env
+from workers.nlp import BUNDLED_MODEL
 
 pytestmark = pytest.mark.integration
 
@@ -36,5 +38,6 @@ def test_demo_ingests_the_sample_site_end_to_end(tmp_path: Path) -> None:
     assert brandt, out
     assert brandt[0] >= 4
     # And it says which pipeline produced the entities: the bundled default, not a fallback.
-    assert "entities by spaCy pipeline en_newsingest_ner 0.1.0" in out
+    bundled = json.loads((BUNDLED_MODEL / "meta.json").read_text("utf-8"))
+    assert f"entities by spaCy pipeline en_newsingest_ner {bundled['version']}" in out
     assert "rule-based fallback" not in run.stderr

