@@ -85,8 +85,8 @@ class Plan:
     items: int = 25  # per feed: feeds x items = the end-to-end articles
     e2e_repeats: int = 2
     bound_pages: int = 250  # a sample of the end-to-end articles; 0 = all of them
-    scale_articles: int = 320
-    scale_repeats: int = 2  # each 1-process run takes ~45 s with the bundled model
+    scale_articles: int = 224  # 14 batches of 16: one 1-process run takes ~45 s with model 0.2.0
+    scale_repeats: int = 2
     fetch_pages: int = 2000
     fetch_hosts: int = 20
     fetch_delay: float = 0.1
