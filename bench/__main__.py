@@ -120,7 +120,7 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         f"the cores with the pipeline) on 127.0.0.2-{1 + max(plan.feeds, plan.fetch_hosts)}.",
         f"- Runs: {plan.repeats} per row, except the two slow end-to-end rows: "
         f"{plan.e2e_repeats} each with the warm service (plus one cold `poll --all` run, in "
-        "the row's notes), worker scaling: {min(plan.repeats, plan.scale_repeats)} "
+        f"the row's notes), worker scaling: {min(plan.repeats, plan.scale_repeats)} "
         "per process count (to stay under 10 minutes), and the memory and latency rows: "
         "1 (their samples are taken within the run). Median of the runs; ratios use the bound "
         "measured in this same invocation.",
