@@ -1460,20 +1460,9 @@ def _prf_row(name: str, m: dict[str, Any]) -> str:
     return f"| {name} | {_pct(m['p'])} | {_pct(m['r'])} | {_pct(m['f'])} | {m['tp'] + m['fn']} |"
 
 
-def model_card(m: dict[str, Any], nlp: Any) -> str:
-    agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
-    texts, split, tenv, aug = m["texts"], m["split"], m["teacher_env"], m["augment"]
-    labels = ", ".join(sorted(nlp.get_pipe("ner").labels))
-    per_label = "\n".join(
-        _prf_row(k, v)
-        for k, v in sorted(agree["per_label"].items(), key=lambda kv: -(kv[1]["tp"] + kv[1]["fn"]))
-    )
-    ewt_rows = "\n".join(
-        [_prf_row("student, all", ewt["student"]), _prf_row("teacher, all", ewt["teacher"])]
-        + [_prf_row(f"student, {k}", v) for k, v in ewt["student"]["per_label"].items()]
-        + [_prf_row(f"teacher, {k}", v) for k, v in ewt["teacher"]["per_label"].items()]
-    )
-    s_speed, t_speed = speed["student"], speed["teacher"]
+def _card_parts(m: dict[str, Any], nlp: Any) -> dict[str, str]:
+    """The tables and lists both model-card templates share."""
+    agree, ewt, texts = m["agreement_heldout_silver"], m["ewt_test"], m["texts"]
     seed_rows = []
     for who in ("student", "teacher"):
         r = m["seed_article"][who]
@@ -1485,18 +1474,41 @@ def model_card(m: dict[str, Any], nlp: Any) -> str:
             f"{n} (seen as: {', '.join(r['detail'][n]) or 'nothing'})" for n in r["missing"]
         )
         seed_rows.append(f"  - missing: {misses or 'none'}")
-    seed_text = "\n".join(seed_rows)
-    extra_rows = "\n".join(
-        f"  - {texts.get(f'docs_{key}', 0)} documents ({texts.get(f'words_{key}', 0):,} words): "
-        f"{desc}; licence: {lic};"
-        for key, desc, lic in EXTRA_SOURCE_INFO
-    )
+    return {
+        "labels": ", ".join(sorted(nlp.get_pipe("ner").labels)),
+        "per_label": "\n".join(
+            _prf_row(k, v)
+            for k, v in sorted(
+                agree["per_label"].items(), key=lambda kv: -(kv[1]["tp"] + kv[1]["fn"])
+            )
+        ),
+        "ewt_rows": "\n".join(
+            [_prf_row("student, all", ewt["student"]), _prf_row("teacher, all", ewt["teacher"])]
+            + [_prf_row(f"student, {k}", v) for k, v in ewt["student"]["per_label"].items()]
+            + [_prf_row(f"teacher, {k}", v) for k, v in ewt["teacher"]["per_label"].items()]
+        ),
+        "seed_text": "\n".join(seed_rows),
+        "extra_rows": "\n".join(
+            f"  - {texts.get(f'docs_{key}', 0)} documents "
+            f"({texts.get(f'words_{key}', 0):,} words): {desc}; licence: {lic};"
+            for key, desc, lic in EXTRA_SOURCE_INFO
+        ),
+        "by_source": "\n".join(
+            f"| {k} | {v['docs']} | {v['words']:,} | {_pct(v['p'])} | {_pct(v['r'])} | "
+            f"{_pct(v['f'])} | {v['tp'] + v['fn']} |"
+            for k, v in m["agreement_heldout_by_source"].items()
+        ),
+    }
+
+
+def model_card(m: dict[str, Any], nlp: Any) -> str:
+    agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
+    parts = _card_parts(m, nlp)
+    labels, per_label, ewt_rows = parts["labels"], parts["per_label"], parts["ewt_rows"]
+    seed_text, extra_rows, by_source = parts["seed_text"], parts["extra_rows"], parts["by_source"]
+    texts, split, tenv, aug = m["texts"], m["split"], m["teacher_env"], m["augment"]
+    s_speed, t_speed = speed["student"], speed["teacher"]
     orig = m["agreement_heldout_original"]
-    by_source = "\n".join(
-        f"| {k} | {v['docs']} | {v['words']:,} | {_pct(v['p'])} | {_pct(v['r'])} | "
-        f"{_pct(v['f'])} | {v['tp'] + v['fn']} |"
-        for k, v in m["agreement_heldout_by_source"].items()
-    )
     cfg = nlp.config["components"]["tok2vec"]["model"]
     rows = ", ".join(
         f"{a} {r}" for a, r in zip(cfg["embed"]["attrs"], cfg["embed"]["rows"], strict=True)
@@ -1741,42 +1753,13 @@ build runs at nice 10 on one thread.
 def model_card_port(m: dict[str, Any], nlp: Any) -> str:
     """MODEL_CARD.md for ``--init port`` (see ``model_card`` for the from-scratch builds)."""
     agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
+    parts = _card_parts(m, nlp)
+    labels, per_label, ewt_rows = parts["labels"], parts["per_label"], parts["ewt_rows"]
+    seed_text, extra_rows, by_source = parts["seed_text"], parts["extra_rows"], parts["by_source"]
     texts, split, tenv, train = m["texts"], m["split"], m["teacher_env"], m["train"]
     port, aug = train["port"], m["augment"]
     tuned = train["variant"] == "fine-tuned"
-    labels = ", ".join(sorted(nlp.get_pipe("ner").labels))
-    per_label = "\n".join(
-        _prf_row(k, v)
-        for k, v in sorted(agree["per_label"].items(), key=lambda kv: -(kv[1]["tp"] + kv[1]["fn"]))
-    )
-    ewt_rows = "\n".join(
-        [_prf_row("student, all", ewt["student"]), _prf_row("teacher, all", ewt["teacher"])]
-        + [_prf_row(f"student, {k}", v) for k, v in ewt["student"]["per_label"].items()]
-        + [_prf_row(f"teacher, {k}", v) for k, v in ewt["teacher"]["per_label"].items()]
-    )
     s_speed, t_speed = speed["student"], speed["teacher"]
-    seed_rows = []
-    for who in ("student", "teacher"):
-        r = m["seed_article"][who]
-        seed_rows.append(
-            f"- **{who}** found ({len(r['found'])}/{len(r['found']) + len(r['missing'])}): "
-            f"{', '.join(r['found']) or '-'}"
-        )
-        misses = "; ".join(
-            f"{n} (seen as: {', '.join(r['detail'][n]) or 'nothing'})" for n in r["missing"]
-        )
-        seed_rows.append(f"  - missing: {misses or 'none'}")
-    seed_text = "\n".join(seed_rows)
-    by_source = "\n".join(
-        f"| {k} | {v['docs']} | {v['words']:,} | {_pct(v['p'])} | {_pct(v['r'])} | "
-        f"{_pct(v['f'])} | {v['tp'] + v['fn']} |"
-        for k, v in m["agreement_heldout_by_source"].items()
-    )
-    extra_rows = "\n".join(
-        f"  - {texts.get(f'docs_{key}', 0)} documents ({texts.get(f'words_{key}', 0):,} words): "
-        f"{desc}; licence: {lic};"
-        for key, desc, lic in EXTRA_SOURCE_INFO
-    )
     size_mb = m["package"]["bytes"] / 1e6
     check = port["tok2vec_check"]
     same_docs = (
