@@ -221,8 +221,14 @@ def test_a_429_from_one_host_pauses_it_for_both_fetch_workers(
     assert len(refused) == 1
     answered = refused[0].finished
     after = [r.started for r in records if r.server_address == busy_ip and r.started > answered]
+    # The pause exists once the refused worker has read the 429 and recorded it in Redis
+    # (about a millisecond on loopback): a request the other slot sent in that instant is
+    # not a violation, and there can be at most one (the host has two slots).
+    recording = 0.05
+    assert len([t for t in after if t <= answered + recording]) <= 1
+    paused = [t for t in after if t > answered + recording]
     # Nobody, in either worker process, asked the busy host again during its pause...
-    assert after
-    assert min(after) - answered >= 2.5
+    assert paused
+    assert min(paused) - answered >= 2.5
     assert http_cluster.max_concurrency(busy_ip) == 2  # both slots had been in use
     # (that other hosts are not paused is asserted in tests/test_politeness.py)
