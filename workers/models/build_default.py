@@ -1365,6 +1365,17 @@ def step_package(run_dir: Path, out: Path) -> None:
             },
         }
     )
+    write_package(nlp, metrics, out, model_card)
+
+
+def write_package(
+    nlp: Any,
+    metrics: dict[str, Any],
+    out: Path,
+    card_of: Callable[[dict[str, Any], Any], str],
+) -> None:
+    """Replace ``out`` with the pipeline (refusing a folder that is not one), check the size
+    budget, and write ``MODEL_CARD.md`` next to it."""
     out = out.resolve()
     if out.exists():
         if not (out / "meta.json").exists():
@@ -1380,7 +1391,7 @@ def step_package(run_dir: Path, out: Path) -> None:
         "bytes": size,
     }
     card = out.parent / "MODEL_CARD.md"
-    card.write_text(model_card(metrics, nlp), encoding="utf-8")
+    card.write_text(card_of(metrics, nlp), encoding="utf-8")
     log(f"package: wrote {card}")
 
 
@@ -1433,23 +1444,7 @@ def package_port(nlp: Any, metrics: dict[str, Any], out: Path) -> None:
             },
         }
     )
-    out = out.resolve()
-    if out.exists():
-        if not (out / "meta.json").exists():
-            raise SystemExit(f"{out} exists and is not a spaCy pipeline; not replacing it")
-        shutil.rmtree(out)
-    nlp.to_disk(out)
-    size = dir_size(out)
-    log(f"package: {out} {size / 1e6:.2f} MB")
-    if size > MAX_MODEL_BYTES:
-        raise SystemExit(f"{out} is {size} bytes, over the {MAX_MODEL_BYTES} byte budget")
-    metrics["package"] = {
-        "path": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out),
-        "bytes": size,
-    }
-    card = out.parent / "MODEL_CARD.md"
-    card.write_text(model_card_port(metrics, nlp), encoding="utf-8")
-    log(f"package: wrote {card}")
+    write_package(nlp, metrics, out, model_card_port)
 
 
 def _pct(x: float) -> str:
