@@ -1469,7 +1469,7 @@ def _card_parts(m: dict[str, Any], nlp: Any) -> dict[str, str]:
             f"{n} (seen as: {', '.join(r['detail'][n]) or 'nothing'})" for n in r["missing"]
         )
         seed_rows.append(f"  - missing: {misses or 'none'}")
-    return {
+    parts = {
         "labels": ", ".join(sorted(nlp.get_pipe("ner").labels)),
         "per_label": "\n".join(
             _prf_row(k, v)
@@ -1494,13 +1494,27 @@ def _card_parts(m: dict[str, Any], nlp: Any) -> dict[str, str]:
             for k, v in m["agreement_heldout_by_source"].items()
         ),
     }
+    # The held-out agreement tables: by source, then by label.
+    parts["heldout_tables"] = (
+        "| source | docs | words | P | R | F1 | teacher entities |\n"
+        "|---|---|---|---|---|---|---|\n"
+        f"{parts['by_source']}\n\n"
+        "All held-out documents, by label:\n\n"
+        "| label | P | R | F1 | teacher entities |\n"
+        "|---|---|---|---|---|\n"
+        f"{_prf_row('**all 18 labels**', agree)}\n"
+        f"{_prf_row('**PERSON+ORG+GPE+LOC+FAC**', m['agreement_heldout_silver_names'])}\n"
+        f"{parts['per_label']}"
+    )
+    return parts
 
 
 def model_card(m: dict[str, Any], nlp: Any) -> str:
     agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
     parts = _card_parts(m, nlp)
-    labels, per_label, ewt_rows = parts["labels"], parts["per_label"], parts["ewt_rows"]
-    seed_text, extra_rows, by_source = parts["seed_text"], parts["extra_rows"], parts["by_source"]
+    labels, ewt_rows = parts["labels"], parts["ewt_rows"]
+    seed_text, extra_rows = parts["seed_text"], parts["extra_rows"]
+    heldout_tables = parts["heldout_tables"]
     texts, split, tenv, aug = m["texts"], m["split"], m["teacher_env"], m["augment"]
     s_speed, t_speed = speed["student"], speed["teacher"]
     orig = m["agreement_heldout_original"]
@@ -1618,17 +1632,7 @@ of the original sources (trafilatura pages, EWT train text, feeds) are the same
 compare with earlier builds: **F1 {_pct(orig["f"])}** (P {_pct(orig["p"])}, R
 {_pct(orig["r"])}, {orig["tp"] + orig["fn"]} teacher entities).
 
-| source | docs | words | P | R | F1 | teacher entities |
-|---|---|---|---|---|---|---|
-{by_source}
-
-All held-out documents, by label:
-
-| label | P | R | F1 | teacher entities |
-|---|---|---|---|---|
-{_prf_row("**all 18 labels**", agree)}
-{_prf_row("**PERSON+ORG+GPE+LOC+FAC**", m["agreement_heldout_silver_names"])}
-{per_label}
+{heldout_tables}
 
 The same student scores F1 {_pct(m["agreement_train_sample"]["f"])} against the teacher on
 {TRAIN_SAMPLE_DOCS} of its own (unswapped) train documents, {fit_note}.
@@ -1749,8 +1753,9 @@ def model_card_port(m: dict[str, Any], nlp: Any) -> str:
     """MODEL_CARD.md for ``--init port`` (see ``model_card`` for the from-scratch builds)."""
     agree, ewt, speed = m["agreement_heldout_silver"], m["ewt_test"], m["speed"]
     parts = _card_parts(m, nlp)
-    labels, per_label, ewt_rows = parts["labels"], parts["per_label"], parts["ewt_rows"]
-    seed_text, extra_rows, by_source = parts["seed_text"], parts["extra_rows"], parts["by_source"]
+    labels, ewt_rows = parts["labels"], parts["ewt_rows"]
+    seed_text, extra_rows = parts["seed_text"], parts["extra_rows"]
+    heldout_tables = parts["heldout_tables"]
     texts, split, tenv, train = m["texts"], m["split"], m["teacher_env"], m["train"]
     port, aug = train["port"], m["augment"]
     tuned = train["variant"] == "fine-tuned"
@@ -1905,17 +1910,7 @@ Entity level, exact character span and label; P/R/F1 in %.
 
 The teacher's labels (full pipeline) are the reference.
 
-| source | docs | words | P | R | F1 | teacher entities |
-|---|---|---|---|---|---|---|
-{by_source}
-
-All held-out documents, by label:
-
-| label | P | R | F1 | teacher entities |
-|---|---|---|---|---|
-{_prf_row("**all 18 labels**", agree)}
-{_prf_row("**PERSON+ORG+GPE+LOC+FAC**", m["agreement_heldout_silver_names"])}
-{per_label}
+{heldout_tables}
 
 Against the teacher's `ner` alone (no parser, so no sentence boundaries; the network that
 was converted) the student scores F1 {_pct(ner_only["f"])}; the teacher's `ner` alone and
