@@ -103,7 +103,10 @@ class Settings(BaseSettings):
         "with it) to another worker; keep it above the longest task.",
     )
     worker_max_memory_mb: int = Field(
-        default=600, ge=100, description="A worker process above this is replaced after its task."
+        default=600,
+        ge=100,
+        description="A worker process whose PEAK resident size (ru_maxrss, which is what "
+        "Celery checks) went above this is replaced after its task.",
     )
 
     # HTTP

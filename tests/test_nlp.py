@@ -8,6 +8,7 @@ from schemas.errors import ConfigError
 from workers.nlp import (
     Mention,
     aggregate,
+    char_batches,
     detect_language,
     display_name,
     load_pipeline,
@@ -109,6 +110,31 @@ def test_batches_give_one_result_per_text(test_model: str) -> None:
     results = pipeline.entities(texts, batch_size=4)
     assert len(results) == 30
     assert [len(r) for r in results[:3]] == [1, 0, 2]
+
+
+def test_char_batches_bound_characters_and_count_and_keep_order() -> None:
+    texts = ["a" * 30, "b" * 30, "c" * 50, "d" * 120, "e" * 10, "f" * 10, "g" * 10]
+    got = char_batches(texts, 2, 100)
+    assert [t for batch in got for t in batch] == texts  # every text once, in order
+    assert [[t[0] for t in batch] for batch in got] == [["a", "b"], ["c"], ["d"], ["e", "f"], ["g"]]
+    for batch in got:
+        assert len(batch) <= 2
+        assert len(batch) == 1 or sum(map(len, batch)) <= 100  # a longer text goes alone
+    assert char_batches([], 16, 100) == []
+
+
+def test_long_texts_get_the_same_entities_as_one_at_a_time(
+    test_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Splitting a batch by characters changes no result (a small budget forces splits)."""
+    import workers.nlp as nlp
+
+    pipeline = load_pipeline(test_model)
+    texts = [("Paris and Kyiv. " * n) + "Kursk." for n in (1, 40, 3, 80, 2)]
+    alone = [pipeline.entities([t])[0] for t in texts]
+    monkeypatch.setattr(nlp, "NLP_BATCH_CHARS", 700)
+    assert len(char_batches(texts, 16, 700)) > 1
+    assert pipeline.entities(texts, batch_size=16) == alone
 
 
 def test_a_missing_model_says_how_to_install_it() -> None:

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 #: Longer texts are cut before NER (spaCy's own limit is 1,000,000 characters).
 MAX_NLP_CHARS = 200_000
+#: Characters per ``nlp.pipe`` batch (a batch holds at most ``batch_size`` texts as well).
+#: spaCy's memory for a batch grows with its tokens: 16 long articles at once peaked at
+#: ~790 MB of RSS, which made Celery recycle the worker process after the task (billiard
+#: checks ``worker_max_memory_per_child`` against the PEAK RSS, ``ru_maxrss``), and every
+#: fresh process then ran cold. Batches of at most 50,000 characters peak at ~400 MB (a
+#: single long text is its own batch) and were ~5 % faster (bench/README, model 0.2.0).
+NLP_BATCH_CHARS = 50_000
 PERSON_LABELS = frozenset({"PERSON", "PER"})
 #: Standard components that entity recognition does not use (custom ones are kept).
 NOT_FOR_NER = frozenset(
@@ -193,10 +200,30 @@ class NlpPipeline:
     def entities(self, texts: Sequence[str], *, batch_size: int = 16) -> list[list[EntityCount]]:
         """Entities of each text, batched through ``nlp.pipe``."""
         cut = [text[:MAX_NLP_CHARS] for text in texts]
-        return [
-            aggregate(Mention(ent.text, ent.label_, ent.start_char) for ent in doc.ents)
-            for doc in self.nlp.pipe(cut, batch_size=batch_size)
-        ]
+        found: list[list[EntityCount]] = []
+        for group in char_batches(cut, batch_size, NLP_BATCH_CHARS):
+            found.extend(
+                aggregate(Mention(ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+                for doc in self.nlp.pipe(group, batch_size=len(group))
+            )
+        return found
+
+
+def char_batches(texts: Sequence[str], size: int, chars: int) -> list[list[str]]:
+    """``texts`` in order, in batches of at most ``size`` texts and ``chars`` characters
+    (a longer text is a batch of its own)."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for text in texts:
+        if current and (len(current) >= size or total + len(text) > chars):
+            batches.append(current)
+            current, total = [], 0
+        current.append(text)
+        total += len(text)
+    if current:
+        batches.append(current)
+    return batches
 
 
 INSTALL_HINT = (
