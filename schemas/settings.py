@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     )
 
     nlp_batch_size: int = Field(
-        default=16, ge=1, le=64, description="Articles per queue message and per nlp.pipe batch."
+        default=16,
+        ge=1,
+        le=64,
+        description="Articles per queue message and per nlp.pipe batch (a batch is also cut "
+        "at 50,000 characters: workers.nlp.NLP_BATCH_CHARS).",
     )
     task_max_retries: int = Field(
         default=8, ge=0, le=100, description="Retries of a transient failure before dead-letter."
