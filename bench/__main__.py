@@ -121,9 +121,11 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         f"- Runs: {plan.repeats} per row, except the two slow end-to-end rows: "
         f"{plan.e2e_repeats} each with the warm service (plus one cold `poll --all` run, in "
         f"the row's notes), worker scaling: {min(plan.repeats, plan.scale_repeats)} "
-        "per process count (to stay under 10 minutes), and the memory and latency rows: "
-        "1 (their samples are taken within the run). Median of the runs; ratios use the bound "
-        "measured in this same invocation.",
+        "per process count (to stay under 10 minutes), memory: "
+        f"{plan.memory_runs} in parallel (one process per core, each on its own database), "
+        f"latency: {plan.latency_rounds} rounds of {plan.latency_entries} entries against the "
+        "same running service. Median of the runs; ratios use the bound measured in this "
+        "same invocation.",
         "- CPU-normalised ratio (rows 2, 3): articles per CPU second of the pipeline's own "
         "processes (poll, its pool, workers, PostgreSQL, Redis; sampled from /proc) over the "
         "bound's articles per CPU second. It does not depend on what else runs on the "
