@@ -236,10 +236,14 @@ def page_urls(cluster: LoopbackCluster, worker: str, per_host: int, hosts: range
 
 
 def lease_count(redis_url: str, url: str) -> int:
+    """Live leases of the host. A lease's score is its expiry (ms, Redis clock); expired ones
+    stay in the set until the next acquire prunes them, and hold no slot."""
     import redis
 
     with redis.Redis.from_url(redis_url) as client:
-        return int(client.zcard(host_keys(host_of(url))["leases"]))
+        seconds, micros = client.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return int(client.zcount(host_keys(host_of(url))["leases"], f"({now_ms}", "+inf"))
 
 
 def keys_expire(redis_url: str) -> list[bytes]:
