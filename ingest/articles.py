@@ -121,6 +121,17 @@ def fingerprint(text: str) -> int:
     return dedup.simhash(text)
 
 
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """One extracted article for :func:`record_extracted_many`: its row's URL hash, the
+    values to store (see :func:`ingest.poll.article_fields`) and, optionally, the SimHash
+    of ``fields["text"]`` computed outside the transaction."""
+
+    url_hash: str
+    fields: dict[str, Any]
+    fingerprint: int | None = None
+
+
 def record_extracted(
     conn: Connection,
     url_hash: str,
@@ -140,34 +151,74 @@ def record_extracted(
 
     ``fingerprint``: :func:`ingest.dedup.simhash` of ``fields["text"]`` when the caller
     computed it outside the transaction (~0.5 ms for 600 words), else it is computed here.
-
-    Three statements (each built once, so SQLAlchemy's compiled cache serves them): the
-    advisory locks, one lookup (the row itself, the canonical candidates and the band
-    candidates in a single ``UNION ALL``), the update. Before, it was eleven round trips.
-
-    Concurrency: the lookup runs in the caller's transaction, after this transaction takes
-    PostgreSQL transaction-level advisory locks (:func:`ingest.dedup.lock_keys`) on the
-    URL hash, the canonical hash and the four band values, in sorted order. Any two articles
-    that could match each other share one of those keys, so the second waits until the first
-    commits and then (READ COMMITTED: each statement sees what committed before it) finds it:
-    two copies stored at once cannot both become "the first". Locks rather than re-checking
-    after the update: a re-check would see the other's row only if it had committed, and
-    both could still miss each other; the locks are released at commit. SQLite needs none:
-    ``BEGIN IMMEDIATE`` serialises writing transactions.
+    One article of :func:`record_extracted_many`.
     """
-    text = str(fields.get("text") or "")
-    canonical = _canonical_hash(fields.get("canonical_url"), url_hash)
-    h = dedup.simhash(text) if fingerprint is None else dedup.to_unsigned64(fingerprint)
+    item = Extracted(url_hash, fields, fingerprint)
+    return record_extracted_many(conn, [item], near_duplicate_distance=near_duplicate_distance)[0]
+
+
+def record_extracted_many(
+    conn: Connection, items: Sequence[Extracted], *, near_duplicate_distance: int = 3
+) -> list[DedupResult]:
+    """:func:`record_extracted` for several articles (a feed's) in the caller's transaction;
+    one result per item, in order.
+
+    Statements: the advisory locks of every item in one statement, then per item one
+    lookup (the row itself, the canonical candidates and the band candidates in a single
+    ``UNION ALL``) and the update, each built once so SQLAlchemy's compiled cache serves
+    them. A fetcher stores a feed's articles in one transaction this way: 2 statements an
+    article plus 3 (pool ping, locks, commit) a feed, where one transaction an article
+    took 5 an article.
+
+    Concurrency: before any lookup, the transaction takes PostgreSQL transaction-level
+    advisory locks (:func:`ingest.dedup.lock_keys`) on every item's URL hash, canonical
+    hash and four band values, all at once in sorted order. Any two articles that could
+    match each other share one of those keys, so a second transaction waits until the
+    first commits and then (READ COMMITTED: each statement sees what committed before it)
+    finds it: two copies stored at once cannot both become "the first". Taken at once and
+    sorted, so two fetchers never wait on each other in a cycle. Locks rather than
+    re-checking after the update: a re-check would see the other's row only if it had
+    committed, and both could still miss each other; the locks are released at commit.
+    Within the batch, an item's lookup sees the items stored before it (same transaction),
+    so the batch stores exactly what one transaction per article, in order, would.
+    SQLite needs no locks: ``BEGIN IMMEDIATE`` serialises writing transactions.
+    """
     near = near_duplicate_distance >= 0
     if near and near_duplicate_distance > dedup.MAX_DISTANCE:
         raise ValueError(
             f"near-duplicate distance {near_duplicate_distance} > {dedup.MAX_DISTANCE}"
         )
-    dedup.take_locks(conn, dedup.lock_keys(url_hash, canonical, h, near=near))
-    found = dedup.lookup(conn, url_hash, canonical, h if near else None)
+    prepared: list[tuple[Extracted, str | None, int]] = []
+    keys: set[int] = set()
+    for item in items:
+        text = str(item.fields.get("text") or "")
+        canonical = _canonical_hash(item.fields.get("canonical_url"), item.url_hash)
+        h = (
+            dedup.simhash(text)
+            if item.fingerprint is None
+            else dedup.to_unsigned64(item.fingerprint)
+        )
+        prepared.append((item, canonical, h))
+        keys.update(dedup.lock_keys(item.url_hash, canonical, h, near=near))
+    dedup.take_locks(conn, sorted(keys))
+    return [
+        _store_extracted(conn, item, canonical, h, near, near_duplicate_distance)
+        for item, canonical, h in prepared
+    ]
+
+
+def _store_extracted(
+    conn: Connection,
+    item: Extracted,
+    canonical: str | None,
+    h: int,
+    near: bool,
+    near_duplicate_distance: int,
+) -> DedupResult:
+    found = dedup.lookup(conn, item.url_hash, canonical, h if near else None)
     if found.row_id is None:
         return DedupResult(queued=False)
-    values: dict[str, Any] = {**fields, "canonical_hash": canonical, "fetched_at": utcnow()}
+    values: dict[str, Any] = {**item.fields, "canonical_hash": canonical, "fetched_at": utcnow()}
     first = found.canonical_match() if canonical else None
     if first is not None:
         first_id, first_url = first

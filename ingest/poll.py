@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 from urllib import robotparser
@@ -104,9 +104,17 @@ class NoEnqueuer:
         return 0
 
 
-def extract_page(body: bytes, charset: str | None, url: str) -> ExtractedArticle:
-    """Decode and extract one page; runs in a worker process (module level, so it pickles)."""
-    return extract_article(decode_html(body, charset), url=url, options=DEFAULT_OPTIONS)
+#: A page whose feed entry has a date: the feed's date is stored, so no page-date search.
+FEED_DATED_OPTIONS = replace(DEFAULT_OPTIONS, page_date=False)
+
+
+def extract_page(
+    body: bytes, charset: str | None, url: str, page_date: bool = True
+) -> ExtractedArticle:
+    """Decode and extract one page; runs in a worker process (module level, so it pickles).
+    ``page_date`` False: the entry's feed dates it (see ``ExtractOptions.page_date``)."""
+    options = DEFAULT_OPTIONS if page_date else FEED_DATED_OPTIONS
+    return extract_article(decode_html(body, charset), url=url, options=options)
 
 
 def _quiet_worker() -> None:
@@ -188,13 +196,15 @@ class Extractor:
                 )
             return self._pool
 
-    async def extract(self, body: bytes, charset: str | None, url: str) -> ExtractedArticle:
+    async def extract(
+        self, body: bytes, charset: str | None, url: str, *, page_date: bool = True
+    ) -> ExtractedArticle:
         loop = asyncio.get_running_loop()
         pool = self._executor()
         if pool is None:
-            return await asyncio.to_thread(extract_page, body, charset, url)
+            return await asyncio.to_thread(extract_page, body, charset, url, page_date)
         try:
-            return await loop.run_in_executor(pool, extract_page, body, charset, url)
+            return await loop.run_in_executor(pool, extract_page, body, charset, url, page_date)
         except BrokenProcessPool:
             # A worker died (killed, out of memory on a hostile page): replace the pool.
             self.close()
@@ -448,61 +458,87 @@ async def _process_entries(
     claimed, duplicates = await ctx.db(articles.claim, candidates, lock_ttl=ctx.settings.lock_ttl)
     summary.articles_duplicate += duplicates
     ctx.reporter.articles_found(len(claimed))
-    results = await asyncio.gather(
-        *(_process_article(ctx, cand, feed.respect_robots) for cand in claimed)
+    fetched = await asyncio.gather(
+        *(_fetch_article(ctx, cand, feed.respect_robots) for cand in claimed)
     )
-    queued = [cand.url_hash for cand, ok in zip(claimed, results, strict=True) if ok]
+    ready = [(cand, fields) for cand, fields in zip(claimed, fetched, strict=True) if fields]
+    queued = await _store_articles(ctx, ready)
     if queued:
         # Not `summary.x += await ...`: that reads x before the await and loses updates.
         sent = await asyncio.to_thread(ctx.enqueuer.send, queued)
         summary.articles_enqueued += sent
 
 
-async def _process_article(ctx: PollContext, cand: articles.Candidate, robots: bool) -> bool:
-    """Download, extract and store one claimed article; True if it is queued for entities."""
+async def _fetch_article(
+    ctx: PollContext, cand: articles.Candidate, robots: bool
+) -> dict[str, Any] | None:
+    """Download and extract one claimed article: the row's values (:func:`article_fields`),
+    or None when it failed or is not an article (that outcome is recorded here)."""
     summary = ctx.summary
     try:
         if robots and ctx.robots is not None and not await ctx.robots.allowed(cand.url):
             raise PermanentError("disallowed by robots.txt", reason="robots_disallowed")
         resp = await fetch_page(ctx.client, ctx.limiter, ctx.settings, cand.url)
-        art = await ctx.extractor.extract(resp.body, resp.charset, resp.final_url)
+        art = await ctx.extractor.extract(
+            resp.body, resp.charset, resp.final_url, page_date=cand.published_at is None
+        )
     except BrokerUnavailable:
         raise  # the claim expires after the lock TTL; a later poll takes the article over
     except NotAnArticle as exc:
         summary.articles_not_article += 1
         await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.NOT_ARTICLE, str(exc))
         ctx.reporter.article_done(cand.url, "not an article")
-        return False
+        return None
     except TransientError as exc:
         summary.articles_retry += 1
         await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.RETRY, str(exc))
         ctx.reporter.article_done(cand.url, "retry")
-        return False
+        return None
     except PermanentError as exc:
         summary.articles_failed += 1
         await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.FAILED, str(exc))
         ctx.reporter.article_done(cand.url, "failed")
-        return False
-    fields = article_fields(cand, art, resp.final_url)
-    # The SimHash in a thread, outside the transaction: SQLite holds its write lock there.
-    fingerprint = await asyncio.to_thread(articles.fingerprint, art.text)
-    stored = await ctx.db(
-        articles.record_extracted,
-        cand.url_hash,
-        fields,
+        return None
+    return article_fields(cand, art, resp.final_url)
+
+
+def _fingerprints(ready: list[tuple[articles.Candidate, dict[str, Any]]]) -> list[int]:
+    return [articles.fingerprint(fields["text"]) for _, fields in ready]
+
+
+async def _store_articles(
+    ctx: PollContext, ready: list[tuple[articles.Candidate, dict[str, Any]]]
+) -> list[str]:
+    """Store a feed's extracted articles in one transaction (after the dedup checks, see
+    :func:`ingest.articles.record_extracted_many`); the URL hashes to queue for entities."""
+    if not ready:
+        return []
+    summary = ctx.summary
+    # The SimHashes in a thread, outside the transaction: SQLite holds its write lock there.
+    fingerprints = await asyncio.to_thread(_fingerprints, ready)
+    items = [
+        articles.Extracted(cand.url_hash, fields, fp)
+        for (cand, fields), fp in zip(ready, fingerprints, strict=True)
+    ]
+    results = await ctx.db(
+        articles.record_extracted_many,
+        items,
         near_duplicate_distance=ctx.settings.near_duplicate_distance,
-        fingerprint=fingerprint,
     )
-    if stored.kind == "canonical":
-        summary.articles_duplicate += 1
-        summary.articles_canonical_duplicate += 1
-        ctx.reporter.article_done(cand.url, "duplicate")
-        return False
-    summary.articles_new += 1
-    if stored.kind == "near":
-        summary.articles_near_duplicate += 1
-    ctx.reporter.article_done(cand.url, "new")
-    return stored.queued
+    queued: list[str] = []
+    for (cand, _), stored in zip(ready, results, strict=True):
+        if stored.kind == "canonical":
+            summary.articles_duplicate += 1
+            summary.articles_canonical_duplicate += 1
+            ctx.reporter.article_done(cand.url, "duplicate")
+            continue
+        summary.articles_new += 1
+        if stored.kind == "near":
+            summary.articles_near_duplicate += 1
+        ctx.reporter.article_done(cand.url, "new")
+        if stored.queued:
+            queued.append(cand.url_hash)
+    return queued
 
 
 def article_fields(

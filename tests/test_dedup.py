@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from ingest import dedup
-from ingest.articles import Candidate, claim, record_extracted
+from ingest.articles import Candidate, Extracted, claim, record_extracted, record_extracted_many
 from ingest.feedlist import add_feeds
 from ingest.poll import PollSummary, run_poll
 from schemas.db import make_engine, session_scope, upgrade
@@ -276,6 +276,84 @@ def test_concurrent_copies_on_postgresql_cannot_both_be_first(postgres_url: str)
         assert results["second"].duplicate_of == article(engine, first_h).id
         assert results["canon_b"].kind == "canonical"
         assert results["canon_b"].duplicate_of == article(engine, canon_a).id
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_batch_stores_what_one_transaction_per_article_would(engine: Any) -> None:
+    """One feed's articles in one call: each item's lookup sees the items before it, so a
+    near copy and a canonical duplicate inside the batch are found, results in order."""
+    base = 0x0123_4567_89AB_CDEF
+    names = ["first", "near", "canon", "other", "gone"]
+    hashes = claimed(engine, *names)
+    with engine.begin() as conn:  # a row that vanished (deleted by hand) is not stored
+        conn.execute(sa.delete(Article.__table__).where(Article.url_hash == hashes[4]))  # type: ignore[attr-defined,arg-type]
+    items = [
+        Extracted(hashes[0], fields("first", "one two three"), base),
+        Extracted(hashes[1], fields("near", "one two three four"), base ^ 0b101),
+        Extracted(hashes[2], fields("first", "one two"), None),  # canonical = the first's URL
+        Extracted(hashes[3], fields("other", "five six seven"), ~base & dedup.MASK64),
+        Extracted(hashes[4], fields("gone"), base),
+    ]
+    with engine.begin() as conn:
+        results = record_extracted_many(conn, items)
+    first = article(engine, hashes[0]).id
+    assert results == [
+        dedup.DedupResult(queued=True),
+        dedup.DedupResult(queued=True, duplicate_of=first, kind="near", distance=2),
+        dedup.DedupResult(queued=False, duplicate_of=first, kind="canonical"),
+        dedup.DedupResult(queued=True),
+        dedup.DedupResult(queued=False),
+    ]
+    assert [article(engine, h).status for h in hashes[:4]] == [
+        "queued",
+        "queued",
+        "duplicate",
+        "queued",
+    ]
+    assert article(engine, hashes[1]).duplicate_of == first
+
+
+@pytest.mark.integration
+def test_a_concurrent_batch_on_postgresql_waits_and_links_every_copy(postgres_url: str) -> None:
+    """Two fetchers store batches whose items are copies of each other, in opposite order.
+    The second batch takes its locks (all at once, sorted) and waits until the first
+    commits, then links both its items to the first batch's rows."""
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    x, y = 0x1111_2222_3333_4444, 0x5555_6666_7777_8888
+    try:
+        h = claimed(engine, "x1", "y1", "y2", "x2")
+        locked = threading.Event()
+        results: dict[str, list[dedup.DedupResult]] = {}
+
+        def slow_first() -> None:
+            with engine.begin() as conn:
+                results["a"] = record_extracted_many(
+                    conn,
+                    [Extracted(h[0], fields("x1"), x), Extracted(h[1], fields("y1"), y)],
+                )
+                locked.set()
+                time.sleep(0.5)  # commits only after the second batch has started
+
+        thread = threading.Thread(target=slow_first)
+        thread.start()
+        assert locked.wait(10)
+        start = time.monotonic()
+        with engine.begin() as conn:
+            results["b"] = record_extracted_many(
+                conn,
+                [Extracted(h[2], fields("y2"), y ^ 1), Extracted(h[3], fields("x2"), x ^ 1)],
+            )
+        waited = time.monotonic() - start
+        thread.join()
+        assert waited > 0.3
+        assert [r.kind for r in results["a"]] == [None, None]
+        assert [(r.kind, r.duplicate_of) for r in results["b"]] == [
+            ("near", article(engine, h[1]).id),
+            ("near", article(engine, h[0]).id),
+        ]
     finally:
         engine.dispose()
 

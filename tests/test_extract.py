@@ -182,6 +182,37 @@ UNDATED = [
 ]
 
 
+def test_page_date_off_skips_htmldate_and_changes_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``page_date=False`` (an entry its feed dates): htmldate is not called at all, the
+    rest of the metadata and the text are the same, and the next extraction searches again."""
+    calls: list[object] = []
+    real = ingest.extract._htmldate_find_date
+
+    def counting(*args: Any, **kwargs: Any) -> str | None:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.extract, "_htmldate_find_date", counting)
+    full = extract_article(ARTICLE_HTML, url=URL)
+    assert len(calls) == 1
+    assert full.published_at is not None
+    calls.clear()
+    dateless = extract_article(ARTICLE_HTML, url=URL, options=ExtractOptions(page_date=False))
+    assert calls == []
+    assert (dateless.published_at, dateless.published_source) == (None, None)
+    assert dateless == ExtractedArticle(
+        **{
+            **{name: getattr(full, name) for name in ExtractedArticle.__slots__},
+            "published_at": None,
+            "published_source": None,
+        }
+    )
+    assert extract_article(ARTICLE_HTML, url=URL).published_at == full.published_at
+    assert len(calls) == 1
+
+
 def test_date_from_the_url_only() -> None:
     article = extract_article(
         _plain_page(UNDATED), url="https://example.org/news/2023/03/09/oaks", options=_any_length()

@@ -188,6 +188,46 @@ def test_a_poll_stores_articles_and_records_every_bad_page(
     assert summary.articles_failed + summary.articles_retry + summary.articles_not_article == 7
 
 
+def test_the_page_date_is_searched_only_for_entries_the_feed_does_not_date(
+    http_server: LoopbackServer, settings: Settings, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed's date is the one stored, so a dated entry's page is extracted without
+    htmldate's search; an undated entry still gets the page's date."""
+    import ingest.extract
+
+    searched: list[object] = []
+    real = ingest.extract._htmldate_find_date
+
+    def counting(*args: Any, **kwargs: Any) -> str | None:
+        searched.append(kwargs.get("url"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.extract, "_htmldate_find_date", counting)
+    srv = http_server
+    srv.add("/dated.html", article_page("Dated in the feed", PARAGRAPHS))
+    srv.add("/undated.html", article_page("Not dated in the feed", PARAGRAPHS[::-1]))
+    feed = rss([("dated", srv.url("/dated.html"))]).replace(
+        "</channel>",
+        f"<item><title>undated</title><link>{srv.url('/undated.html')}</link></item></channel>",
+    )
+    srv.add("/feed.xml", feed, content_type="application/rss+xml")
+    subscribe(engine, srv.url("/feed.xml"))
+
+    assert poll(settings, engine).articles_new == 2
+
+    stored = rows(engine)
+    dated, undated = stored["dated.html"], stored["undated.html"]
+    assert (dated.published_source, as_utc(dated.published_at)) == (
+        "feed",
+        datetime(2025, 12, 2, 9, 30, tzinfo=UTC),
+    )
+    assert (undated.published_source, as_utc(undated.published_at)) == (
+        "page",
+        datetime(2025, 12, 2, 8, 0, tzinfo=UTC),
+    )
+    assert searched == [srv.url("/undated.html")]
+
+
 def test_conditional_get_and_unchanged_bodies_only_reschedule(
     http_server: LoopbackServer, settings: Settings, engine: Any
 ) -> None:
