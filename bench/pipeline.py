@@ -1565,9 +1565,10 @@ def memory_child(url: str, model: str, checkpoint: int, batch: int) -> dict[str,
     """The Celery task's code path (process_batch with the process-wide engine and pipeline)
     over every article of the database, in id order; RSS at the checkpoint and at the end."""
     from schemas.db import dispose_engines, get_engine
-    from workers.nlp import get_pipeline
+    from workers.nlp import get_pipeline, tune_allocator
     from workers.process import process_batch
 
+    tune_allocator()  # as a worker child does before it loads the model
     engine = get_engine(url)
     pipeline = get_pipeline(model)
     with engine.connect() as conn:

@@ -707,6 +707,7 @@ def run_cmd(
     import time
     from datetime import timedelta
 
+    from ingest import http
     from ingest.articles import queued_older_than
     from ingest.poll import Extractor, run_poll
     from ingest.schedule import next_due
@@ -732,6 +733,7 @@ def run_cmd(
             # A service warms its extraction pool (and, in-process, the model) before the
             # first poll, so that no page waits on it; a one-off `poll` overlaps the two.
             warmed = await extractor.warm()
+            http.warm_up()
             if s.workers:
                 err.print(f"extraction pool ready ({s.workers} processes, {warmed:.1f} s)")
             while not stop.is_set():

@@ -63,7 +63,9 @@ def warm() -> None:
         logging.getLogger(name).setLevel(logging.NOTSET)
     model = os.environ.get(ingest.poll.PRELOAD_MODEL_ENV)
     if model:
-        from workers.nlp import get_pipeline
+        from workers.nlp import get_pipeline, tune_allocator
+
+        tune_allocator()  # inherited by every pool process, which runs NER here
 
         try:  # the pool loads it itself on first use, with a clear error, if this fails
             get_pipeline(model).entities([WARM_TEXT])

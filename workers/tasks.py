@@ -23,7 +23,7 @@ from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, ExtractMessage
 from schemas.settings import Settings, get_settings
 from workers import store
 from workers.app import make_app
-from workers.nlp import NlpPipeline, get_pipeline, resolve_model
+from workers.nlp import NlpPipeline, get_pipeline, resolve_model, tune_allocator
 from workers.process import STAGE, process_batch
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def _init_process(**_: Any) -> None:
     dispose_engines()
     # A fetch-only worker (newsingest worker -Q fetch) never loads spaCy.
     if EXTRACT_QUEUE in os.environ.get("NEWSINGEST_WORKER_QUEUES", EXTRACT_QUEUE).split(","):
+        tune_allocator()
         pipeline()
 
 
