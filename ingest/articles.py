@@ -103,12 +103,16 @@ def claim(
                     ),
                     sa.and_(
                         ARTICLE.c.status == ArticleStatus.RETRY,
-                        ARTICLE.c.fetched_at < retry_due,
                         ARTICLE.c.attempts < MAX_ATTEMPTS,
+                        sa.or_(
+                            ARTICLE.c.retry_at <= now,
+                            # rows written before retry_at existed: the fixed backoff
+                            sa.and_(ARTICLE.c.retry_at.is_(None), ARTICLE.c.fetched_at < retry_due),
+                        ),
                     ),
                 )
             )
-            .values(status=ArticleStatus.FETCHING, fetched_at=now)
+            .values(status=ArticleStatus.FETCHING, fetched_at=now, retry_at=None)
             .returning(ARTICLE.c.url_hash)
         )
         claimed.update(conn.execute(stmt).scalars().all())
@@ -283,18 +287,43 @@ def _is_site_root(url: str) -> bool:
     return parts.path in {"", "/"} and not parts.query
 
 
-def record_outcome(conn: Connection, url_hash: str, status: ArticleStatus, reason: str) -> None:
-    """Record a failure or a not-an-article page with its reason."""
+def retry_time(now: datetime, retry_after: float | None = None) -> datetime:
+    """When an article that failed transiently may be claimed again: after the backoff, or
+    after the page's Retry-After (seconds, already capped at a day) when that is later."""
+    wait = RETRY_BACKOFF
+    if retry_after is not None and retry_after > wait.total_seconds():
+        wait = timedelta(seconds=retry_after)
+    return now + wait
+
+
+def record_outcome(
+    conn: Connection,
+    url_hash: str,
+    status: ArticleStatus,
+    reason: str,
+    *,
+    retry_after: float | None = None,
+) -> None:
+    """Record a failure or a not-an-article page with its reason. A transient failure
+    (``retry``) is claimable again at :func:`retry_time` (``retry_after``: the page's
+    Retry-After in seconds), so a server asking for an hour is not asked again, and an
+    attempt spent, ten minutes later."""
+    now = utcnow()
     values: dict[str, Any] = {
         "status_reason": reason[:1024],
         "attempts": ARTICLE.c.attempts + 1,
-        "fetched_at": utcnow(),
+        "fetched_at": now,
+        "retry_at": None,
     }
     if status is ArticleStatus.RETRY:
         # Out of attempts: the transient failure becomes permanent.
         values["status"] = sa.case(
             (ARTICLE.c.attempts + 1 >= MAX_ATTEMPTS, ArticleStatus.FAILED.value),
             else_=ArticleStatus.RETRY.value,
+        )
+        values["retry_at"] = sa.case(
+            (ARTICLE.c.attempts + 1 >= MAX_ATTEMPTS, sa.null()),
+            else_=sa.literal(retry_time(now, retry_after), ARTICLE.c.retry_at.type),
         )
     else:
         values["status"] = status

@@ -491,7 +491,13 @@ async def _fetch_article(
         return None
     except TransientError as exc:
         summary.articles_retry += 1
-        await ctx.db(articles.record_outcome, cand.url_hash, ArticleStatus.RETRY, str(exc))
+        await ctx.db(
+            articles.record_outcome,
+            cand.url_hash,
+            ArticleStatus.RETRY,
+            str(exc),
+            retry_after=getattr(exc, "retry_after", None),
+        )
         ctx.reporter.article_done(cand.url, "retry")
         return None
     except PermanentError as exc:

@@ -120,6 +120,9 @@ class Article(SQLModel, table=True):
     attempts: int = Field(default=0, description="download attempts")
     nlp_attempts: int = Field(default=0, description="deliveries to the entity stage")
     fetched_at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    retry_at: datetime | None = _ts()
+    """Status ``retry``: not claimed again before this (the backoff, or the page's own
+    Retry-After when that is later)."""
     processed_at: datetime | None = _ts()
     nlp_model: str | None = Field(default=None, max_length=256)
     nlp_model_version: str | None = Field(default=None, max_length=64)

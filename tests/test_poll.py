@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ingest.articles import RETRY_BACKOFF, Candidate, claim
 from ingest.feedlist import add_feeds
 from ingest.poll import NoEnqueuer, PollSummary, run_poll
 from schemas.db import make_engine, session_scope, upgrade
@@ -423,10 +424,14 @@ def test_a_transient_page_failure_is_retried_by_a_later_poll(
     subscribe(engine, srv.url("/feed.xml"))
     poll(settings, engine)
     assert rows(engine)["flaky.html"].status == "retry"
+    retry_at = as_utc(rows(engine)["flaky.html"].retry_at)
+    assert retry_at is not None
+    # no Retry-After: the fixed backoff
+    assert abs(retry_at - (datetime.now(UTC) + RETRY_BACKOFF)) < timedelta(seconds=30)
     # Make the retry due (as if the backoff had passed) and the page healthy again.
     with engine.begin() as conn:
         conn.execute(
-            sa.update(Article.__table__).values(fetched_at=datetime.now(UTC) - timedelta(hours=1))  # type: ignore[attr-defined]
+            sa.update(Article.__table__).values(retry_at=datetime.now(UTC) - timedelta(seconds=1))  # type: ignore[attr-defined]
         )
     srv.add("/flaky.html", article_page("Back", PARAGRAPHS))
     srv.add(
@@ -437,6 +442,33 @@ def test_a_transient_page_failure_is_retried_by_a_later_poll(
     summary = poll(settings, engine, everything=True)
     assert rows(engine)["flaky.html"].status == "queued"
     assert summary.articles_new >= 1
+
+
+def test_a_pages_retry_after_holds_its_retry_back_without_spending_attempts(
+    http_server: LoopbackServer, settings: Settings, engine: Any
+) -> None:
+    """A 429 with Retry-After: 1 hour. The article is not claimed again by the polls of the
+    next hour (before, it was after the fixed 10 minutes, and each such try spent one of its
+    3 attempts against a host still paused); after the hour it is."""
+    srv = http_server
+    srv.add("/busy.html", b"slow down", status=429, headers={"Retry-After": "3600"})
+    srv.add("/feed.xml", rss([("b", srv.url("/busy.html"))]), content_type="application/rss+xml")
+    subscribe(engine, srv.url("/feed.xml"))
+    polled = datetime.now(UTC)
+    poll(settings, engine)
+    row = rows(engine)["busy.html"]
+    assert (row.status, row.attempts) == ("retry", 1)
+    retry_at = as_utc(row.retry_at)
+    assert retry_at is not None
+    assert abs(retry_at - (polled + timedelta(hours=1))) < timedelta(seconds=30)
+    cand = Candidate(url=row.url, url_hash=row.url_hash, feed_id=row.feed_id)
+    with engine.begin() as conn:
+        later, _ = claim(conn, [cand], lock_ttl=600, now=polled + timedelta(minutes=30))
+        assert later == []
+        due, _ = claim(conn, [cand], lock_ttl=600, now=polled + timedelta(minutes=61))
+        assert due == [cand]
+    row = rows(engine)["busy.html"]
+    assert (row.status, row.retry_at, row.attempts) == ("fetching", None, 1)
 
 
 def test_robots_can_be_ignored_per_feed_and_the_user_agent_names_a_contact(
