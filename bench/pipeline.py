@@ -85,7 +85,7 @@ class Plan:
     items: int = 25  # per feed: feeds x items = the end-to-end articles
     e2e_repeats: int = 2
     bound_pages: int = 0  # a sample of the end-to-end articles; 0 = all of them
-    scale_articles: int = 224  # 14 batches of 16: one 1-process run takes ~45 s with model 0.2.0
+    scale_articles: int = 160  # 10 batches of 16: a 1-process run takes ~26 s (model 0.2.0)
     scale_repeats: int = 2
     fetch_pages: int = 2000
     fetch_hosts: int = 20
@@ -96,7 +96,7 @@ class Plan:
     store_entities: int = 20
     store_batch: int = 16
     memory_articles: int = 5000
-    memory_chars: int = 2000  # each text cut to this: 5,000 full texts take ~7 min of NER
+    memory_chars: int = 1500  # each text cut to this: 5,000 full texts take ~8 min of NER
     memory_checkpoint: int = 1000
     memory_runs: int = 2  # in parallel, one process per core, each on its own database
     latency_entries: int = 30
