@@ -85,7 +85,7 @@ class Plan:
     items: int = 25  # per feed: feeds x items = the end-to-end articles
     e2e_repeats: int = 2
     bound_pages: int = 0  # a sample of the end-to-end articles; 0 = all of them
-    scale_articles: int = 160  # 10 batches of 16: a 1-process run takes ~26 s (model 0.2.0)
+    scale_articles: int = 192  # 12 batches of 16: a 1-process run takes ~30 s (model 0.2.0)
     scale_repeats: int = 2
     fetch_pages: int = 2000
     fetch_hosts: int = 20

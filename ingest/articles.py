@@ -167,12 +167,12 @@ def record_extracted_many(
     """:func:`record_extracted` for several articles (a feed's) in the caller's transaction;
     one result per item, in order.
 
-    Statements: the advisory locks of every item in one statement, then per item one
-    lookup (the row itself, the canonical candidates and the band candidates in a single
-    ``UNION ALL``) and the update, each built once so SQLAlchemy's compiled cache serves
-    them. A fetcher stores a feed's articles in one transaction this way: 2 statements an
-    article plus 3 (pool ping, locks, commit) a feed, where one transaction an article
-    took 5 an article.
+    Three statements for the whole batch, each built once so SQLAlchemy's compiled cache
+    serves them: the advisory locks of every item; one lookup of the rows themselves, the
+    canonical candidates and the band candidates of every item (a ``UNION ALL`` of indexed
+    ``IN`` lookups, :class:`ingest.dedup.BatchLookup`); one ``executemany`` of the updates.
+    A fetcher stores a feed's articles in one transaction this way; one transaction an
+    article took 5 round trips an article (pool ping, locks, lookup, update, commit).
 
     Concurrency: before any lookup, the transaction takes PostgreSQL transaction-level
     advisory locks (:func:`ingest.dedup.lock_keys`) on every item's URL hash, canonical
@@ -183,8 +183,9 @@ def record_extracted_many(
     sorted, so two fetchers never wait on each other in a cycle. Locks rather than
     re-checking after the update: a re-check would see the other's row only if it had
     committed, and both could still miss each other; the locks are released at commit.
-    Within the batch, an item's lookup sees the items stored before it (same transaction),
-    so the batch stores exactly what one transaction per article, in order, would.
+    Within the batch, the candidates read up front are extended in memory with each item
+    stored, so an item is matched against the items before it exactly as one transaction
+    per article, in order, would match it.
     SQLite needs no locks: ``BEGIN IMMEDIATE`` serialises writing transactions.
     """
     near = near_duplicate_distance >= 0
@@ -205,24 +206,38 @@ def record_extracted_many(
         prepared.append((item, canonical, h))
         keys.update(dedup.lock_keys(item.url_hash, canonical, h, near=near))
     dedup.take_locks(conn, sorted(keys))
-    return [
-        _store_extracted(conn, item, canonical, h, near, near_duplicate_distance)
-        for item, canonical, h in prepared
-    ]
+    lookup = dedup.BatchLookup(
+        conn, [(item.url_hash, canonical, h if near else None) for item, canonical, h in prepared]
+    )
+    results: list[DedupResult] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    now = utcnow()
+    for item, canonical, h in prepared:
+        found = lookup.found(item.url_hash, canonical, h if near else None)
+        if found.row_id is None:
+            results.append(DedupResult(queued=False))
+            continue
+        values, result = _extracted_values(item, canonical, h, found, near_duplicate_distance)
+        if result.queued:
+            lookup.stored(item.url_hash, canonical, h)
+        values.update(fetched_at=now, row_id=found.row_id)
+        updates.setdefault(tuple(sorted(values)), []).append(values)
+        results.append(result)
+    for rows in updates.values():  # one executemany per set of columns (normally one)
+        conn.execute(_UPDATE_EXTRACTED, rows)
+    return results
 
 
-def _store_extracted(
-    conn: Connection,
+def _extracted_values(
     item: Extracted,
     canonical: str | None,
     h: int,
-    near: bool,
+    found: dedup.Found,
     near_duplicate_distance: int,
-) -> DedupResult:
-    found = dedup.lookup(conn, item.url_hash, canonical, h if near else None)
-    if found.row_id is None:
-        return DedupResult(queued=False)
-    values: dict[str, Any] = {**item.fields, "canonical_hash": canonical, "fetched_at": utcnow()}
+) -> tuple[dict[str, Any], DedupResult]:
+    """The row's new values and the outcome: a duplicate of a stored article's canonical
+    URL (no text), else the text, linked to its first near copy if any."""
+    values: dict[str, Any] = {**item.fields, "canonical_hash": canonical}
     first = found.canonical_match() if canonical else None
     if first is not None:
         first_id, first_url = first
@@ -235,23 +250,20 @@ def _store_extracted(
             status=ArticleStatus.DUPLICATE,
             status_reason=f"same canonical URL as article {first_id} ({first_url})"[:1024],
         )
-        result = DedupResult(queued=False, duplicate_of=first_id, kind="canonical")
-    else:
-        match = found.near_match(h, near_duplicate_distance)
-        values.update(
-            simhash=dedup.to_signed64(h),
-            **dict(zip(dedup.BAND_COLUMNS, dedup.bands(h), strict=True)),
-            duplicate_of=match[0] if match else None,
-            status=ArticleStatus.QUEUED,
-            status_reason=None,
+        return values, DedupResult(queued=False, duplicate_of=first_id, kind="canonical")
+    match = found.near_match(h, near_duplicate_distance)
+    values.update(
+        simhash=dedup.to_signed64(h),
+        **dict(zip(dedup.BAND_COLUMNS, dedup.bands(h), strict=True)),
+        duplicate_of=match[0] if match else None,
+        status=ArticleStatus.QUEUED,
+        status_reason=None,
+    )
+    if match:
+        return values, DedupResult(
+            queued=True, duplicate_of=match[0], kind="near", distance=match[1]
         )
-        result = (
-            DedupResult(queued=True, duplicate_of=match[0], kind="near", distance=match[1])
-            if match
-            else DedupResult(queued=True)
-        )
-    conn.execute(_UPDATE_EXTRACTED, {**values, "row_id": found.row_id})
-    return result
+    return values, DedupResult(queued=True)
 
 
 #: The extracted article's update: its SET columns are the parameters' keys (the same in

@@ -153,7 +153,8 @@ _LOCKS = sa.text(
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """What :func:`lookup` found: the article's own row id, and the stored candidates."""
+    """What :meth:`BatchLookup.found` found: the article's own row id and the stored
+    candidates."""
 
     row_id: int | None
     canonical: list[tuple[int, str]]  # (id, url) of stored rows with the canonical URL
@@ -178,18 +179,20 @@ class Found:
         return min(matches) if matches else None
 
 
-def _lookup_statement() -> Any:
-    """One round trip: the row (kind 0), rows that are or name the canonical URL (kind 1:
-    two indexed lookups, url_hash is unique and canonical_hash indexed), rows sharing a band
-    (kind 2: one indexed lookup per band). A UNION ALL of single-index lookups rather than
-    OR-ed conditions next to the status filter: SQLite's planner would otherwise pick the
-    status index and scan every stored article. Status is filtered here, not in SQL, for
-    the same reason."""
+def _lookup_many_statement() -> Any:
+    """One round trip for a batch of articles: their rows (kind 0), rows that are or name
+    one of their canonical URLs (kind 1: two indexed lookups, url_hash is unique and
+    canonical_hash indexed), rows sharing a band (kind 2: one indexed lookup per band),
+    each an ``IN`` list (expanding parameters: one compiled statement for any batch size).
+    A UNION ALL of single-index lookups rather than OR-ed conditions next to the status
+    filter: SQLite's planner would otherwise pick the status index and scan every stored
+    article. Status is filtered in Python, not in SQL, for the same reason."""
     c = ARTICLE.c
+    columns = (c.id, c.url, c.url_hash, c.canonical_hash, c.simhash, c.status)
 
     def part(kind: int, column: sa.Column[Any], param: str) -> sa.Select[Any]:
-        return sa.select(sa.literal(kind).label("kind"), c.id, c.url, c.simhash, c.status).where(
-            column == sa.bindparam(param)
+        return sa.select(sa.literal(kind).label("kind"), *columns).where(
+            column.in_(sa.bindparam(param, expanding=True))
         )
 
     return sa.union_all(
@@ -200,34 +203,67 @@ def _lookup_statement() -> Any:
     )
 
 
-_LOOKUP = _lookup_statement()
+_LOOKUP_MANY = _lookup_many_statement()
 
 
-def lookup(conn: Connection, url_hash: str, canonical_hash: str | None, h: int | None) -> Found:
-    """The article row ``url_hash`` and its dedup candidates (``canonical_hash`` None: no
-    canonical lookup; ``h`` None: no near-duplicate lookup)."""
-    # A value no row has stands in for a lookup that is off: keeps one compiled statement.
-    params: dict[str, Any] = {
-        "own": url_hash,
-        "canonical": canonical_hash or "",
-        **dict.fromkeys(BAND_COLUMNS, -1),
-    }
-    if h is not None:
-        params.update(zip(BAND_COLUMNS, bands(h), strict=True))
-    stored = {s.value for s in STORED}
-    row_id: int | None = None
-    canonical: set[tuple[int, str]] = set()
-    near: dict[int, int] = {}
-    for row in conn.execute(_LOOKUP, params):
-        if row.kind == 0:
-            row_id = row.id
-        elif row.status not in stored:
-            continue
-        elif row.kind == 1:
-            canonical.add((row.id, row.url))
-        elif row.simhash is not None:
-            near[row.id] = row.simhash
-    return Found(row_id, sorted(canonical), sorted(near.items()))
+class BatchLookup:
+    """The dedup candidates of a batch of articles (a feed's), read in one statement, then
+    kept up to date in memory as the batch's own articles are stored, so that
+    :meth:`found` returns for each article what a lookup of its own would return at that
+    point of the same transaction, one article after the other."""
+
+    def __init__(
+        self, conn: Connection, articles: list[tuple[str, str | None, int | None]]
+    ) -> None:
+        """``articles``: (url_hash, canonical_hash or None, SimHash or None) of each."""
+        params: dict[str, Any] = {
+            "own": [a[0] for a in articles],
+            "canonical": sorted({a[1] for a in articles if a[1]}),
+        }
+        for i, col in enumerate(BAND_COLUMNS):
+            params[col] = sorted({bands(a[2])[i] for a in articles if a[2] is not None})
+        stored = {s.value for s in STORED}
+        self.own: dict[str, tuple[int, str]] = {}  # url_hash -> (id, url) of the batch's rows
+        # canonical candidates by the hash they match: their url_hash or canonical_hash
+        self.canonical: dict[str, set[tuple[int, str]]] = {}
+        # near candidates by (band index, band value)
+        self.band: dict[tuple[int, int], dict[int, int]] = {}
+        for row in conn.execute(_LOOKUP_MANY, params):
+            if row.kind == 0:
+                self.own[row.url_hash] = (row.id, row.url)
+            elif row.status not in stored:
+                continue
+            elif row.kind == 1:
+                self._add_canonical(row.id, row.url, row.url_hash, row.canonical_hash)
+            elif row.simhash is not None:
+                self._add_near(row.id, row.simhash)
+
+    def _add_canonical(
+        self, row_id: int, url: str, url_hash: str, canonical_hash: str | None
+    ) -> None:
+        for key in {url_hash, canonical_hash}:
+            if key:
+                self.canonical.setdefault(key, set()).add((row_id, url))
+
+    def _add_near(self, row_id: int, simhash: int) -> None:
+        for i, value in enumerate(bands(simhash)):
+            self.band.setdefault((i, value), {})[row_id] = simhash
+
+    def found(self, url_hash: str, canonical_hash: str | None, h: int | None) -> Found:
+        canonical = self.canonical.get(canonical_hash, set()) if canonical_hash else set()
+        near: dict[int, int] = {}
+        if h is not None:
+            for i, value in enumerate(bands(h)):
+                near.update(self.band.get((i, value), {}))
+        own = self.own.get(url_hash)
+        return Found(own and own[0], sorted(canonical), sorted(near.items()))
+
+    def stored(self, url_hash: str, canonical_hash: str | None, h: int) -> None:
+        """The batch's article ``url_hash`` was stored with its text (status ``queued``):
+        later articles of the batch can be its duplicates."""
+        row_id, url = self.own[url_hash]
+        self._add_canonical(row_id, url, url_hash, canonical_hash)
+        self._add_near(row_id, to_signed64(h))
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,6 +316,47 @@ def test_a_batch_stores_what_one_transaction_per_article_would(engine: Any) -> N
 
 
 @pytest.mark.integration
+def test_a_batch_matches_one_article_at_a_time_on_random_copies(engine: Any) -> None:
+    """40 articles drawn from a few near-identical fingerprints and a few canonical URLs
+    (so near copies, canonical duplicates and chains of both occur, in random order):
+    stored as one batch, every outcome is the one storing them one by one gives."""
+    import random
+
+    rng = random.Random(7)
+    bases = [rng.getrandbits(64) for _ in range(4)]
+    names = [f"r{i}" for i in range(40)]
+    specs = []
+    for name in names:
+        h = rng.choice(bases)
+        for _ in range(rng.choice([0, 0, 1, 2, 5])):  # 0-2 bits: near; 5: not near
+            h ^= 1 << rng.randrange(64)
+        canonical = rng.choice([name, name, name, "c1", "c2", "r3", "r11"])
+        specs.append((fields(canonical, f"text of {name}"), h))
+
+    def outcomes(results: list[dedup.DedupResult], hashes: list[str]) -> list[tuple[Any, ...]]:
+        index = {article(engine, h).id: i for i, h in enumerate(hashes)}
+        return [(r.queued, r.kind, index.get(r.duplicate_of), r.distance) for r in results]
+
+    hashes = claimed(engine, *names)
+    with engine.begin() as conn:
+        one_by_one = [
+            record_extracted(conn, h, spec, fingerprint=fp)
+            for h, (spec, fp) in zip(hashes, specs, strict=True)
+        ]
+    expected = outcomes(one_by_one, hashes)
+    assert {kind for _, kind, _, _ in expected} == {None, "near", "canonical"}
+    with engine.begin() as conn:
+        conn.execute(sa.delete(Article.__table__))  # type: ignore[attr-defined]
+    hashes = claimed(engine, *names)
+    with engine.begin() as conn:
+        batch = record_extracted_many(
+            conn,
+            [Extracted(h, spec, fp) for h, (spec, fp) in zip(hashes, specs, strict=True)],
+        )
+    assert outcomes(batch, hashes) == expected
+
+
+@pytest.mark.integration
 def test_a_concurrent_batch_on_postgresql_waits_and_links_every_copy(postgres_url: str) -> None:
     """Two fetchers store batches whose items are copies of each other, in opposite order.
     The second batch takes its locks (all at once, sorted) and waits until the first
