@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +244,30 @@ def test_a_canonical_link_to_the_site_root_is_ignored(engine: Any) -> None:
     assert article(engine, b).canonical_hash == b  # its own URL instead
 
 
+def while_the_first_holds(
+    engine: Any, first: Callable[[Any], None], second: Callable[[Any], None]
+) -> float:
+    """``first`` in a transaction (in a thread) that commits 0.5 s after it ran, ``second``
+    in another transaction started meanwhile; the seconds ``second``'s transaction took."""
+    ran = threading.Event()
+
+    def hold() -> None:
+        with engine.begin() as conn:
+            first(conn)
+            ran.set()
+            time.sleep(0.5)  # commits only after the second transaction has started
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert ran.wait(10)
+    start = time.monotonic()
+    with engine.begin() as conn:
+        second(conn)
+    waited = time.monotonic() - start
+    thread.join()
+    return waited
+
+
 @pytest.mark.integration
 def test_concurrent_copies_on_postgresql_cannot_both_be_first(postgres_url: str) -> None:
     """The second transaction waits on the advisory lock of a shared band, then sees the
@@ -251,26 +276,17 @@ def test_concurrent_copies_on_postgresql_cannot_both_be_first(postgres_url: str)
     engine = make_engine(postgres_url)
     try:
         first_h, second_h, canon_a, canon_b = claimed(engine, "p1", "p2", "c1", "c2")
-        stored = threading.Event()
         results: dict[str, dedup.DedupResult] = {}
 
-        def slow_first() -> None:
-            with engine.begin() as conn:
-                results["first"] = record_extracted(conn, first_h, fields("p1", "a b c"))
-                results["canon_a"] = record_extracted(conn, canon_a, fields("shared", "d e"))
-                stored.set()
-                time.sleep(0.5)  # committed only after the second one has started
+        def first(conn: Any) -> None:
+            results["first"] = record_extracted(conn, first_h, fields("p1", "a b c"))
+            results["canon_a"] = record_extracted(conn, canon_a, fields("shared", "d e"))
 
-        thread = threading.Thread(target=slow_first)
-        thread.start()
-        assert stored.wait(10)
-        start = time.monotonic()
-        with engine.begin() as conn:
+        def second(conn: Any) -> None:
             results["second"] = record_extracted(conn, second_h, fields("p2", "a b c"))
             results["canon_b"] = record_extracted(conn, canon_b, fields("shared", "d e f"))
-        waited = time.monotonic() - start
-        thread.join()
-        assert waited > 0.3
+
+        assert while_the_first_holds(engine, first, second) > 0.3
         assert results["first"].kind is None
         assert results["second"].kind == "near"
         assert results["second"].duplicate_of == article(engine, first_h).id
@@ -366,30 +382,19 @@ def test_a_concurrent_batch_on_postgresql_waits_and_links_every_copy(postgres_ur
     x, y = 0x1111_2222_3333_4444, 0x5555_6666_7777_8888
     try:
         h = claimed(engine, "x1", "y1", "y2", "x2")
-        locked = threading.Event()
         results: dict[str, list[dedup.DedupResult]] = {}
 
-        def slow_first() -> None:
-            with engine.begin() as conn:
-                results["a"] = record_extracted_many(
-                    conn,
-                    [Extracted(h[0], fields("x1"), x), Extracted(h[1], fields("y1"), y)],
-                )
-                locked.set()
-                time.sleep(0.5)  # commits only after the second batch has started
-
-        thread = threading.Thread(target=slow_first)
-        thread.start()
-        assert locked.wait(10)
-        start = time.monotonic()
-        with engine.begin() as conn:
-            results["b"] = record_extracted_many(
-                conn,
-                [Extracted(h[2], fields("y2"), y ^ 1), Extracted(h[3], fields("x2"), x ^ 1)],
+        def first(conn: Any) -> None:
+            results["a"] = record_extracted_many(
+                conn, [Extracted(h[0], fields("x1"), x), Extracted(h[1], fields("y1"), y)]
             )
-        waited = time.monotonic() - start
-        thread.join()
-        assert waited > 0.3
+
+        def second(conn: Any) -> None:
+            results["b"] = record_extracted_many(
+                conn, [Extracted(h[2], fields("y2"), y ^ 1), Extracted(h[3], fields("x2"), x ^ 1)]
+            )
+
+        assert while_the_first_holds(engine, first, second) > 0.3
         assert [r.kind for r in results["a"]] == [None, None]
         assert [(r.kind, r.duplicate_of) for r in results["b"]] == [
             ("near", article(engine, h[1]).id),
