@@ -256,7 +256,7 @@ class BatchLookup:
             for i, value in enumerate(bands(h)):
                 near.update(self.band.get((i, value), {}))
         own = self.own.get(url_hash)
-        return Found(own and own[0], sorted(canonical), sorted(near.items()))
+        return Found(own[0] if own else None, sorted(canonical), sorted(near.items()))
 
     def stored(self, url_hash: str, canonical_hash: str | None, h: int) -> None:
         """The batch's article ``url_hash`` was stored with its text (status ``queued``):
