@@ -206,14 +206,14 @@ def record_extracted_many(
         prepared.append((item, canonical, h))
         keys.update(dedup.lock_keys(item.url_hash, canonical, h, near=near))
     dedup.take_locks(conn, sorted(keys))
-    lookup = dedup.BatchLookup(
-        conn, [(item.url_hash, canonical, h if near else None) for item, canonical, h in prepared]
-    )
+    # What each item is looked up by: its URL hash, canonical hash and (near: on) SimHash.
+    probes = [(item.url_hash, canonical, h if near else None) for item, canonical, h in prepared]
+    lookup = dedup.BatchLookup(conn, probes)
     results: list[DedupResult] = []
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     now = utcnow()
-    for item, canonical, h in prepared:
-        found = lookup.found(item.url_hash, canonical, h if near else None)
+    for (item, canonical, h), probe in zip(prepared, probes, strict=True):
+        found = lookup.found(*probe)
         if found.row_id is None:
             results.append(DedupResult(queued=False))
             continue
