@@ -1101,6 +1101,13 @@ def feeds_health(
     err.print(f"{len(feeds)} feed(s), {bad} unhealthy")
 
 
+# --- issue 16, temporary: read commands until main's newsingest/cli app registers them ---
+from newsingest.cli import articles as _articles, entities as _entities, export as _export  # noqa: E402, I001
+
+for _group in (_articles, _entities, _export):
+    _group.register(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     from schemas.db import dispose_engines

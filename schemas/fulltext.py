@@ -175,7 +175,7 @@ def sqlite_upgrade_statements() -> list[str]:
         f"content_rowid='id', tokenize='{SQLITE_TOKENIZE}')",
         *SQLITE_TRIGGERS.values(),
         # Index the rows already stored.
-        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+        "INSERT INTO article_fts(article_fts) VALUES ('rebuild')",
     ]
 
 

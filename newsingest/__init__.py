@@ -1,0 +1,1 @@
+"""newsingest: the composition root (the CLI, the service, the web app)."""

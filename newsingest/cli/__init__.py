@@ -1,0 +1,1 @@
+"""The ``newsingest`` command line, one module per command group."""
