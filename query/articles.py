@@ -69,14 +69,31 @@ class Search:
         if self.pg:
             # Stemmed with every configuration the index may have used (the article's own
             # language decided its vector): a word matches under its language's stemmer.
-            # The names come from schemas.fulltext, never from input.
-            positive = " || ".join(f"websearch_to_tsquery('{c}', :q_pos)" for c in configs)
-            self.tsquery = sa.text(f"({positive})").bindparams(q_pos=query.websearch())
-            negative = query.excluded_websearch()
+            # Each term is its own websearch_to_tsquery (a phrase becomes <->), combined with
+            # && and || so that OR binds tighter than AND as the syntax says. Configuration
+            # names come from schemas.fulltext, never from input; terms are bound parameters.
+            params: dict[str, str] = {}
+
+            def term(cfg: str, text: str, prefix: str = "q") -> str:
+                name = f"{prefix}{len(params)}"
+                params[name] = text
+                return f"websearch_to_tsquery('{cfg}', :{name})"
+
+            def per_config(cfg: str) -> str:
+                return " && ".join(
+                    "(" + " || ".join(term(cfg, t.websearch()) for t in clause) + ")"
+                    for clause in query.clauses
+                )
+
+            positive = " || ".join(f"({per_config(c)})" for c in configs)
+            self.tsquery = sa.text(f"({positive})").bindparams(**params)
             self.negative = None
-            if negative is not None:
-                ored = " || ".join(f"websearch_to_tsquery('{c}', :q_neg)" for c in configs)
-                self.negative = sa.text(f"({ored})").bindparams(q_neg=negative)
+            if query.excluded:
+                params = {}
+                ored = " || ".join(
+                    term(c, t.websearch(), "n") for c in configs for t in query.excluded
+                )
+                self.negative = sa.text(f"({ored})").bindparams(**params)
             self.fts: Any = None
         else:
             self.fts = (
@@ -224,11 +241,15 @@ def list_articles(
     """One page of articles, newest (or most relevant) first."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"--limit must be between 1 and {MAX_LIMIT}")
-    sort = sort or (Sort.RELEVANCE if filters.search else Sort.PUBLISHED)
-    if sort is Sort.RELEVANCE and not filters.search:
+    sort = sort or (Sort.RELEVANCE if filters.search is not None else Sort.PUBLISHED)
+    if sort is Sort.RELEVANCE and filters.search is None:
         raise InvalidQuery("--sort relevance needs --search")
     cursor = decode_cursor(after, filters, sort) if after else None
-    search = Search(conn, parse(filters.search), filters.language) if filters.search else None
+    search = (
+        Search(conn, parse(filters.search), filters.language)
+        if filters.search is not None
+        else None
+    )
     score = search.score() if search is not None else None
     columns: list[Any] = [
         ARTICLE.c.id,

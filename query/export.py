@@ -56,7 +56,7 @@ def _chunks(
     stmt = sa.select(*(ARTICLE.c[name] for name in _COLUMNS)).where(
         *conditions(filters, Sort.PUBLISHED)
     )
-    if filters.search:
+    if filters.search is not None:
         stmt = Search(conn, parse(filters.search), filters.language).apply(stmt)
     stmt = stmt.order_by(ARTICLE.c.id).execution_options(stream_results=True, yield_per=CHUNK)
     result = conn.execute(stmt)
@@ -185,6 +185,6 @@ def count_matching(conn: Connection, filters: Filters) -> int:
     stmt = (
         sa.select(sa.func.count()).select_from(ARTICLE).where(*conditions(filters, Sort.PUBLISHED))
     )
-    if filters.search:
+    if filters.search is not None:
         stmt = Search(conn, parse(filters.search), filters.language).apply(stmt)
     return int(conn.execute(stmt).scalar_one())

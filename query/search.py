@@ -11,8 +11,10 @@ Words are cut into their letters-and-digits pieces (``e-mail`` is the phrase ``e
 which is how both indexes tokenise text; anything else (``*``, ``(``, ``NEAR(``, quotes,
 backslashes) is punctuation and never reaches the database as syntax. The parse is
 normalised once and rendered for each backend from the same tree, so both get the same
-query: for PostgreSQL a websearch string whose pieces are plain words (passed to
-``websearch_to_tsquery`` as a parameter), for SQLite an FTS5 expression of quoted strings.
+query: for PostgreSQL one ``websearch_to_tsquery`` per term (its pieces as a bound parameter)
+combined with ``&&``, ``||`` and ``!!``, for SQLite an FTS5 expression of quoted strings.
+(PostgreSQL's own websearch string would read ``a OR b c`` as a OR (b AND c); here OR binds
+tighter, as in web search engines, on both backends.)
 :func:`parse` raises :class:`InvalidQuery` for a query with nothing to look for (empty, only
 punctuation, only exclusions) and nothing else.
 """
@@ -52,16 +54,6 @@ class SearchQuery:
 
     clauses: tuple[tuple[Term, ...], ...]
     excluded: tuple[Term, ...] = ()
-
-    def websearch(self) -> str:
-        """The positive part for ``websearch_to_tsquery`` (exclusions: excluded_websearch)."""
-        return " ".join(" or ".join(t.websearch() for t in clause) for clause in self.clauses)
-
-    def excluded_websearch(self) -> str | None:
-        """The exclusions as one alternative (any of them present disqualifies a row)."""
-        if not self.excluded:
-            return None
-        return " or ".join(t.websearch() for t in self.excluded)
 
     def fts5(self) -> str:
         """The FTS5 MATCH expression."""
