@@ -92,7 +92,8 @@ def _json_default(value: Any) -> Any:
 
 
 def json_line(record: Any) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    text = json.dumps(record, ensure_ascii=False, default=_json_default)
+    sys.stdout.write(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

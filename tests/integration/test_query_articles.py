@@ -247,7 +247,8 @@ def test_entities_show(world: World) -> None:
     assert len(view.timeline) == 7
     assert sum(n for _, n in view.timeline) == 2
     assert view.timeline[-1] == (NOW.date(), 1)
-    assert view.together[0].name == "Moscow" and view.together[0].articles == 2
+    assert view.together[0].name == "Moscow"
+    assert view.together[0].articles == 2
     assert [r.id for r in view.latest] == [world.ids["putin_new"], world.ids["putin_old"]]
 
 
