@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
 import asyncio, json, sys
-from ingest.poll import Extractor, extract_page
+from ingest.pool import Extractor, extract_page
 from ingest.preload import SAMPLE_URL, sample_page
 from tests.test_extractor_pool import loaded_pipelines
 

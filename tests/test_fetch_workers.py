@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.db import make_engine, upgrade
-from schemas.messages import FETCH_QUEUE, POLL_TASK
 from schemas.models import Article, ArticleStatus, Feed
+from schemas.queue import FETCH_QUEUE, POLL_TASK
 from tests.httpserver import LoopbackCluster
 from tests.test_enqueue import read_queue
 from tests.test_poll import PARAGRAPHS, article_page, rss

@@ -1,4 +1,8 @@
-"""The Celery app: Redis broker, JSON only, explicit queues, late acks. No spaCy import here.
+"""The queue contract both sides share: Celery app configuration, queue and task names, and
+one ``send`` that owns the retry policy of publishing.
+
+The ingest side sends tasks by name through :func:`send` and never imports the worker code
+(nor spaCy); the workers register their tasks on an app made by :func:`make_app`.
 
 Delivery: tasks are acknowledged after they finish (``task_acks_late``) and put back when the
 worker running them dies (``task_reject_on_worker_lost``), which is safe because every task is
@@ -14,8 +18,21 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, FETCH_QUEUE
+from schemas.errors import BrokerUnavailable
 from schemas.settings import Settings, get_settings
+
+ENTITIES_QUEUE = "entities"
+"""The entity stage: stored articles waiting for NER (``ENTITIES_TASK``)."""
+ENTITIES_TASK = "newsingest.extract_entities"
+FETCH_QUEUE = "fetch"
+"""Feeds handed out by the scheduler, polled by fetch workers (``POLL_TASK``)."""
+POLL_TASK = "newsingest.poll_feed"
+"""Fetch-queue task: poll one feed (its id is the only argument, an int)."""
+QUEUES = (ENTITIES_QUEUE, FETCH_QUEUE)
+
+# Publishing retries a few times within about a second, then the caller sees
+# BrokerUnavailable: the database still holds the work, so nothing is lost by giving up.
+PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5}
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -26,9 +43,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "task_queues": (Queue(FETCH_QUEUE), Queue(EXTRACT_QUEUE)),
-        "task_default_queue": EXTRACT_QUEUE,
-        "task_routes": {EXTRACT_TASK: {"queue": EXTRACT_QUEUE}},
+        "task_queues": tuple(Queue(name) for name in QUEUES),
+        "task_default_queue": ENTITIES_QUEUE,
+        "task_routes": {
+            ENTITIES_TASK: {"queue": ENTITIES_QUEUE},
+            POLL_TASK: {"queue": FETCH_QUEUE},
+        },
         "task_create_missing_queues": False,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -55,3 +75,13 @@ def make_app(settings: Settings | None = None) -> Celery:
     app = Celery("newsingest")
     app.conf.update(celery_config(settings))
     return app
+
+
+def send(app: Any, task: str, args: list[Any], queue: str) -> None:
+    """Publish ``task`` by name; broker trouble becomes :class:`BrokerUnavailable`."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        app.send_task(task, args=args, queue=queue, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+    except OperationalError as exc:
+        raise BrokerUnavailable(f"cannot send to the broker: {exc}") from exc
