@@ -85,3 +85,17 @@ def send(app: Any, task: str, args: list[Any], queue: str) -> None:
         app.send_task(task, args=args, queue=queue, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
     except OperationalError as exc:
         raise BrokerUnavailable(f"cannot send to the broker: {exc}") from exc
+
+
+def consumers(app: Any, queue: str, *, timeout: float = 1.0) -> list[str] | None:
+    """The workers consuming ``queue``, asked over the broker (waits ``timeout`` s for their
+    replies); None when the broker cannot be asked."""
+    try:
+        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    except Exception:  # kombu's connection errors are not one class
+        return None
+    return sorted(
+        worker
+        for worker, queues in replies.items()
+        if any(q.get("name") == queue for q in queues or [])
+    )

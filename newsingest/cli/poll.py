@@ -20,6 +20,7 @@ from newsingest.cli.common import (
     settings,
 )
 from newsingest.wiring import make_enqueuer, make_extractor
+from schemas.queue import FETCH_QUEUE
 from schemas.settings import Settings
 
 commands = Commands()
@@ -61,6 +62,19 @@ class ProgressReporter:
 
     def article_done(self, url: str, outcome: str) -> None:
         self.progress.advance(self.articles)
+
+
+def warn_unconsumed(app: Any, queue: str) -> None:
+    """Say so when work was handed to a queue that no worker consumes: cron + a worker that
+    serves other queues would otherwise leave it there without a word."""
+    from schemas.queue import consumers
+
+    if consumers(app, queue) == []:
+        err.print(
+            f"[yellow]warning:[/] no worker consumes the {queue} queue, so nothing will "
+            f"process this work: start `newsingest worker` (it serves every queue) or "
+            f"`newsingest worker --queues {queue}`"
+        )
 
 
 def poll_once(
@@ -160,6 +174,8 @@ def poll_cmd(
             sender = PollTaskSender.from_settings(s)
             try:
                 sent = enqueue_due(s, bound, sender, everything=all_feeds, urls=urls)
+                if sent:
+                    warn_unconsumed(sender.app, FETCH_QUEUE)
             finally:
                 sender.close()
         if feed and sent == 0:

@@ -86,9 +86,12 @@ def scheduler_cmd() -> None:
     """
     import signal
     import threading
+    import time
 
     from ingest.enqueue import CeleryEnqueuer
     from ingest.scheduler import PollTaskSender, run_scheduler
+    from newsingest.cli.poll import warn_unconsumed
+    from schemas.queue import FETCH_QUEUE
 
     s = settings()
     if s.broker_url is None:
@@ -101,7 +104,12 @@ def scheduler_cmd() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
 
+    last_check = [-1e9]
+
     def report(result: Any) -> None:
+        if result.enqueued and time.monotonic() - last_check[0] > 300:
+            last_check[0] = time.monotonic()  # asking the workers takes a second: not every pass
+            warn_unconsumed(sender.app, FETCH_QUEUE)
         if result.enqueued or result.swept:
             out.print(
                 f"scheduler: {result.enqueued} feed(s) handed to fetch workers, "
