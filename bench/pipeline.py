@@ -1280,8 +1280,8 @@ def row_e2e_inprocess(b: Bench) -> None:
 
 def row_scaling(b: Bench) -> None:
     from ingest.enqueue import CeleryEnqueuer
+    from schemas.queue import make_app
     from schemas.settings import load_settings
-    from workers.app import make_app
 
     plan = b.plan
     n = plan.scale_articles

@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from ingest import http, metrics
+from ingest import http
 from ingest.politeness import BACKOFF_BASE, Politeness, backoff_pause, check_wait
+from schemas import metrics
 from schemas.errors import BrokerUnavailable, FetchTransient
 from schemas.settings import Settings
 from schemas.urls import host_of

@@ -50,7 +50,7 @@ from urllib import robotparser
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ingest import metrics
+from schemas import metrics
 from schemas.errors import BrokerUnavailable, FetchTransient
 from schemas.settings import Settings
 from schemas.urls import host_of

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from ingest import schedule
 from ingest.articles import queued_older_than
 from schemas.errors import BrokerUnavailable
-from schemas.messages import FETCH_QUEUE, POLL_TASK
 from schemas.models import utcnow
+from schemas.queue import FETCH_QUEUE, POLL_TASK, make_app, send
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,23 +44,10 @@ class PollTaskSender:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollTaskSender:
-        from workers.app import make_app
-
         return cls(make_app(settings))
 
     def send(self, feed_id: int) -> None:
-        from kombu.exceptions import OperationalError
-
-        try:
-            self.app.send_task(
-                POLL_TASK,
-                args=[feed_id],
-                queue=FETCH_QUEUE,
-                retry=True,
-                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-            )
-        except OperationalError as exc:
-            raise BrokerUnavailable(f"cannot send to the broker: {exc}") from exc
+        send(self.app, POLL_TASK, [feed_id], FETCH_QUEUE)
 
     def close(self) -> None:
         self.app.close()

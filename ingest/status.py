@@ -154,8 +154,8 @@ def broker_status(
     Raises BrokerUnavailable when Redis does not answer."""
     import redis
 
-    from ingest.metrics import queue_depths
-    from workers.app import make_app
+    from schemas.metrics import queue_depths
+    from schemas.queue import make_app
 
     broker_url = settings.broker_url
     if broker_url is None:

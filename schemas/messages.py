@@ -17,9 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from schemas.errors import InvalidMessage
 
-EXTRACT_TASK = "newsingest.extract_entities"
-EXTRACT_QUEUE = "extract"
-FETCH_QUEUE = "fetch"
 MAX_BATCH = 64
 
 UrlHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -60,7 +57,3 @@ def batches(url_hashes: list[str], size: int = 16) -> list[ExtractMessage]:
         ExtractMessage(url_hashes=tuple(url_hashes[i : i + size]))
         for i in range(0, len(url_hashes), size)
     ]
-
-
-POLL_TASK = "newsingest.poll_feed"
-"""Fetch-queue task: poll one feed (its id is the only argument, an int)."""

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INFRA, app
+from newsingest.cli import app
+from newsingest.cli.common import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INFRA
 from schemas.db import dispose_engines
 from schemas.settings import get_settings
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ingest.cli import app
+from newsingest.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,12 +75,12 @@ def test_every_command_exists_in_the_cli(compose: dict[str, Any]) -> None:
 
 def test_workers_start_after_migrations_and_scale(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("scheduler", "fetch-worker", "extract-worker"):
+    for name in ("scheduler", "fetch-worker", "entities-worker"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert deps["redis"]["condition"] == "service_healthy"
     assert services["scheduler"]["command"] == ["scheduler"]
-    for name, queue in (("fetch-worker", "fetch"), ("extract-worker", "extract")):
+    for name, queue in (("fetch-worker", "fetch"), ("entities-worker", "entities")):
         worker = services[name]
         assert "ports" not in worker, name
         assert "container_name" not in worker, name
@@ -89,7 +89,7 @@ def test_workers_start_after_migrations_and_scale(compose: dict[str, Any]) -> No
 
 def test_long_running_services_have_a_metrics_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("scheduler", "fetch-worker", "extract-worker"):
+    for name in ("scheduler", "fetch-worker", "entities-worker"):
         svc = services[name]
         port = svc["environment"]["NEWSINGEST_METRICS_PORT"]
         check = " ".join(svc["healthcheck"]["test"])

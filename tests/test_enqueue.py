@@ -11,7 +11,8 @@ import redis
 
 from ingest.enqueue import CeleryEnqueuer
 from schemas.errors import BrokerUnavailable, InvalidMessage
-from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, ExtractMessage, batches
+from schemas.messages import ExtractMessage, batches
+from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK
 from schemas.settings import load_settings
 
 
@@ -19,7 +20,7 @@ def hashes(n: int) -> list[str]:
     return [f"{i:064x}" for i in range(n)]
 
 
-def read_queue(url: str, queue: str = EXTRACT_QUEUE) -> list[dict[str, Any]]:
+def read_queue(url: str, queue: str = ENTITIES_QUEUE) -> list[dict[str, Any]]:
     """Decode the kombu envelopes Celery left on the Redis list ``queue``."""
     client = redis.Redis.from_url(url)
     try:
@@ -73,7 +74,7 @@ def test_tasks_arrive_on_the_extract_queue_by_name(
     finally:
         enqueuer.close()
     tasks = read_queue(redis_url)
-    assert [t["task"] for t in tasks] == [EXTRACT_TASK, EXTRACT_TASK]
+    assert [t["task"] for t in tasks] == [ENTITIES_TASK, ENTITIES_TASK]
     got = [h for t in tasks for h in ExtractMessage.model_validate(t["args"][0]).url_hashes]
     assert got == hashes(20)
 

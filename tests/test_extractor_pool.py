@@ -16,12 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
 import asyncio, json, sys
-from ingest.poll import Extractor, extract_page
+from ingest.pool import Extractor, extract_page
 from ingest.preload import SAMPLE_URL, sample_page
+from newsingest.wiring import PRELOAD
 from tests.test_extractor_pool import loaded_pipelines
 
 model = sys.argv[1] or None
-extractor = Extractor(2, model=model)
+extractor = Extractor(2, model=model, preload=PRELOAD)
 seconds = asyncio.run(extractor.warm())
 pool = extractor.executor()
 # In a pool process, before any task asked for it: is the pipeline already loaded?

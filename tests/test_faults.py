@@ -1,6 +1,6 @@
 """Fault tests with real processes: Redis, PostgreSQL, `newsingest worker` (Celery prefork).
 
-Each test breaks one thing in the middle of a run and checks the promise of the README
+Each test breaks one thing in the middle of a run and checks the promise of docs/design.md
 ("At-least-once processing, exactly-once storage"): every article of the run ends up stored
 exactly once -- one row per URL, status ``processed`` by the test model, and exactly the
 mentions the model finds in its text (counts not doubled, no entity twice).
@@ -45,8 +45,9 @@ from sqlalchemy.engine import Engine
 from ingest.enqueue import CeleryEnqueuer
 from ingest.poll import NoEnqueuer, PollSummary, run_poll
 from schemas.db import make_engine, upgrade
-from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, ExtractMessage
+from schemas.messages import ExtractMessage
 from schemas.models import Feed, as_utc
+from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK, make_app
 from schemas.settings import Settings, load_settings
 from schemas.urls import normalize_url, url_hash
 from tests.conftest import need
@@ -55,7 +56,6 @@ from tests.redisproc import REDIS_SERVER, RedisServer
 from tests.tcpproxy import TcpProxy
 from tests.test_poll import article_page, rss, subscribe
 from tests.workerproc import EXE, WorkerProcess, service_env, wait_for
-from workers.app import make_app
 from workers.nlp import NlpPipeline, load_pipeline
 from workers.store import ARTICLE, DEAD_LETTER, ENTITY, MENTION
 
@@ -175,7 +175,7 @@ def producer(settings: Settings) -> Iterator[Any]:
 def send(app: Any, hashes: list[str]) -> None:
     """One extract message, exactly as the fetcher sends it."""
     message = ExtractMessage(url_hashes=tuple(hashes))
-    app.send_task(EXTRACT_TASK, args=[message.model_dump(mode="json")], queue=EXTRACT_QUEUE)
+    app.send_task(ENTITIES_TASK, args=[message.model_dump(mode="json")], queue=ENTITIES_QUEUE)
 
 
 def statuses(engine: Engine) -> Counter[str]:
@@ -223,7 +223,7 @@ def redis_queue(url: str) -> tuple[int, int]:
 
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        return int(client.llen(EXTRACT_QUEUE)), int(client.hlen("unacked"))
+        return int(client.llen(ENTITIES_QUEUE)), int(client.hlen("unacked"))
     finally:
         client.close()
 

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.db import make_engine, upgrade
-from schemas.messages import FETCH_QUEUE, POLL_TASK
 from schemas.models import Article, ArticleStatus, Feed
+from schemas.queue import FETCH_QUEUE, POLL_TASK
 from tests.httpserver import LoopbackCluster
 from tests.test_enqueue import read_queue
 from tests.test_poll import PARAGRAPHS, article_page, rss
@@ -63,6 +63,9 @@ def test_concurrent_schedulers_hand_out_each_due_feed_once(
         t.join()
     assert [r.returncode for r in runs] == [0] * 4, [r.stderr[-2000:] for r in runs]
     handed = [int(r.stdout.split("feeds: ")[1].split()[0]) for r in runs]
+    # No fetch worker runs here: every run that handed feeds out says nobody will poll them.
+    warned = [r for r in runs if "no worker consumes the fetch queue" in r.stderr]
+    assert len(warned) == sum(1 for h in handed if h), [r.stderr[-500:] for r in runs]
     assert sum(handed) == n, handed
     tasks = read_queue(redis_url, FETCH_QUEUE)
     assert {t["task"] for t in tasks} == {POLL_TASK}
@@ -112,6 +115,7 @@ def fetch_with_two_workers(
     ):
         run = cli(env, "poll")
         assert run.returncode == 0, run.stderr
+        assert "no worker consumes" not in run.stderr  # two fetch workers do
         engine = make_engine(database_url)
 
         def done() -> bool:

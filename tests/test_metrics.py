@@ -14,9 +14,9 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from ingest import metrics
 from ingest.feedlist import add_feeds
 from ingest.poll import NoEnqueuer, PollSummary, run_poll
+from schemas import metrics
 from schemas.db import make_engine, session_scope, upgrade
 from schemas.settings import load_settings
 from tests.httpserver import LoopbackServer
@@ -164,7 +164,7 @@ def test_endpoint_serves_metrics_on_a_loopback_port() -> None:
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from ingest import metrics
+    from schemas import metrics
     from ingest.poll import PollSummary
     from schemas.settings import load_settings
 
@@ -225,7 +225,7 @@ def test_multiprocess_mode_sums_every_process() -> None:
 def test_enable_multiprocess_refuses_after_single_process_use() -> None:
     code = (
         "import os\n"
-        "from ingest import metrics\n"
+        "from schemas import metrics\n"
         "metrics.record_nlp(1, 1)\n"
         "try:\n"
         "    metrics.enable_multiprocess()\n"

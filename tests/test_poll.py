@@ -521,7 +521,7 @@ def _preloaded() -> tuple[bool, bool]:
 def test_extraction_processes_start_with_the_extraction_stack_warm() -> None:
     """The forkserver imports ingest.preload (trafilatura, dateparser's locales) once, so pool
     processes do not each pay dateparser's cold start on their first undated page."""
-    from ingest.poll import Extractor
+    from ingest.pool import Extractor
 
     extractor = Extractor(1)
     try:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ingest.cli import EXIT_INFRA, EXIT_UNHEALTHY
 from ingest.status import feed_health
+from newsingest.cli.common import EXIT_INFRA, EXIT_UNHEALTHY
 from schemas.db import make_engine
 from schemas.models import Article, DeadLetter, Feed, utcnow
 from schemas.settings import load_settings
@@ -216,7 +216,7 @@ def test_feed_health_states_at_a_given_time(db: str) -> None:
 def test_status_reads_queue_depths_from_redis(
     db: str, redis13: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis13.lpush("extract", "m1", "m2", "m3")
+    redis13.lpush("entities", "m1", "m2", "m3")
     redis13.lpush("extract\x06\x163", "m4")  # kombu's priority sub-queue counts too
     redis13.lpush("fetch", "f1")
     redis13.hset("unacked", mapping={"tag1": "x", "tag2": "y"})
@@ -231,7 +231,7 @@ def test_status_reads_queue_depths_from_redis(
     assert values["workers"] == "0"  # nobody consumes database 13
 
     code, out, _ = run("status", "--json")
-    assert json.loads(out)["queues"] == {"extract": 4, "fetch": 1}
+    assert json.loads(out)["queues"] == {"entities": 4, "fetch": 1}
 
     code, _, err = run("status", "--check")
     assert code == EXIT_UNHEALTHY
@@ -242,9 +242,9 @@ def test_status_reads_queue_depths_from_redis(
 def test_queue_depth_collector_on_the_metrics_endpoint(redis13: Any) -> None:
     import httpx
 
-    from ingest.metrics import start_metrics_server
+    from schemas.metrics import start_metrics_server
 
-    redis13.lpush("extract", "m1", "m2")
+    redis13.lpush("entities", "m1", "m2")
     server = start_metrics_server(
         load_settings(metrics_port=0, broker_url=REDIS_URL), addr="127.0.0.1"
     )
@@ -254,7 +254,7 @@ def test_queue_depth_collector_on_the_metrics_endpoint(redis13: Any) -> None:
             text = client.get(f"http://127.0.0.1:{server.port}/metrics").text
     finally:
         server.close()
-    assert 'newsingest_queue_depth{queue="extract"} 2.0' in text
+    assert 'newsingest_queue_depth{queue="entities"} 2.0' in text
     assert 'newsingest_queue_depth{queue="fetch"} 0.0' in text
     assert "newsingest_queue_unacked 0.0" in text
     assert "newsingest_broker_up 1.0" in text

@@ -89,13 +89,13 @@ def test_an_invalid_message_is_dead_lettered_and_does_not_block(
 ) -> None:
     env = service_env(database_url=postgres_url, broker_url=redis_url, spacy_model=test_model)
     monkeypatch.setenv("NEWSINGEST_BROKER_URL", redis_url)
-    from workers.app import make_app
+    from schemas.queue import make_app
 
     app = make_app(load_settings())
     with celery_worker(env, "--concurrency", "1"):
-        app.send_task("newsingest.extract_entities", args=["{not json"], queue="extract")
+        app.send_task("newsingest.extract_entities", args=["{not json"], queue="entities")
         app.send_task(
-            "newsingest.extract_entities", args=[{"v": 9, "url_hashes": []}], queue="extract"
+            "newsingest.extract_entities", args=[{"v": 9, "url_hashes": []}], queue="entities"
         )
         assert wait_for(lambda: dead_letters(pg) == 2, timeout=60)
     app.close()

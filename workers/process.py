@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from ingest import metrics
+from schemas import metrics
 from schemas.models import ArticleStatus
 from workers import store
 from workers.nlp import NlpPipeline, detect_language

@@ -16,13 +16,13 @@ from typing import Any
 import sqlalchemy.exc
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from ingest import metrics
+from schemas import metrics
 from schemas.db import dispose_engines, get_engine
 from schemas.errors import InvalidMessage, TransientError
-from schemas.messages import EXTRACT_QUEUE, EXTRACT_TASK, ExtractMessage
+from schemas.messages import ExtractMessage
+from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK, make_app
 from schemas.settings import Settings, get_settings
 from workers import store
-from workers.app import make_app
 from workers.nlp import NlpPipeline, get_pipeline, resolve_model, tune_allocator
 from workers.process import STAGE, process_batch
 
@@ -45,7 +45,7 @@ def _init_process(**_: Any) -> None:
     # Connections made before the fork must not be shared; load spaCy once, here.
     dispose_engines()
     # A fetch-only worker (newsingest worker -Q fetch) never loads spaCy.
-    if EXTRACT_QUEUE in os.environ.get("NEWSINGEST_WORKER_QUEUES", EXTRACT_QUEUE).split(","):
+    if ENTITIES_QUEUE in os.environ.get("NEWSINGEST_WORKER_QUEUES", ENTITIES_QUEUE).split(","):
         tune_allocator()
         pipeline()
 
@@ -76,16 +76,16 @@ def _dead_letter_or_retry(
         _dead_letter(message, error, attempts, hashes)
     except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         dispose_engines()
-        metrics.record_retry(EXTRACT_TASK)
+        metrics.record_retry(ENTITIES_TASK)
         raise task.retry(
             exc=exc, countdown=backoff(task.request.retries, settings), max_retries=None
         ) from None
 
 
-@app.task(name=EXTRACT_TASK, bind=True, max_retries=None)
+@app.task(name=ENTITIES_TASK, bind=True, max_retries=None)
 def extract_entities(self: Any, message: Any) -> dict[str, int]:
     """Entities for a batch of stored articles (an ExtractMessage as JSON or a dict)."""
-    with metrics.task_timer(EXTRACT_TASK):
+    with metrics.task_timer(ENTITIES_TASK):
         return _extract_entities(self, message)
 
 
@@ -117,7 +117,7 @@ def _extract_entities(self: Any, message: Any) -> dict[str, int]:
             )
             return {"dead_lettered": len(msg.url_hashes)}
         dispose_engines()  # reconnect from scratch next time
-        metrics.record_retry(EXTRACT_TASK)
+        metrics.record_retry(ENTITIES_TASK)
         raise self.retry(exc=exc, countdown=backoff(retries, settings)) from None
     stats = outcome.stats
     return {

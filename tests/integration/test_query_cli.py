@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli import app
+from newsingest.cli import app
 from schemas.db import dispose_engines, make_engine
 from schemas.models import utcnow
 from schemas.settings import get_settings

@@ -63,7 +63,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from schemas.messages import EXTRACT_QUEUE, FETCH_QUEUE
+from schemas.queue import ENTITIES_QUEUE, FETCH_QUEUE
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PREFIX = "newsingest"
-QUEUES = (EXTRACT_QUEUE, FETCH_QUEUE)
+QUEUES = (ENTITIES_QUEUE, FETCH_QUEUE)
 #: kombu's Redis transport: priority sub-queues are ``<queue>\x06\x16<priority>``.
 KOMBU_PRIORITY_SEP = "\x06\x16"
 KOMBU_PRIORITY_STEPS = (3, 6, 9)

@@ -1,11 +1,13 @@
-"""The fetch-queue task: poll one feed in a fetch worker process.
+"""The fetch-queue task: poll one feed in a fetch worker process. It runs the ingest side inside
+a Celery worker, so it lives here, where both sides may be seen; the app it registers on is the
+workers' (``workers.tasks.app``), which then carries both tasks.
 
 ``newsingest poll`` (cron) and ``newsingest scheduler`` only claim due feeds and send one
 ``newsingest.poll_feed`` task per feed (``ingest.scheduler``); fetch workers on any number of
 machines run them. Inside a task the poll is the same code as the in-process poll
 (``ingest.poll.run_poll``): the per-feed lock, conditional GET, article claims, extraction
 (here in the task's own process: the worker's prefork pool is the parallelism), and the
-extract messages for the entity stage. Politeness towards each host is shared through Redis
+entity messages for the entity stage. Politeness towards each host is shared through Redis
 by every fetch process on every machine (``ingest.politeness``).
 """
 
@@ -18,15 +20,17 @@ from typing import Any
 
 import sqlalchemy.exc
 
-from ingest import metrics
 from ingest.enqueue import CeleryEnqueuer
 from ingest.poll import run_poll
+from schemas import metrics
 from schemas.db import get_engine
 from schemas.errors import InvalidMessage, TransientError
-from schemas.messages import POLL_TASK
+from schemas.queue import POLL_TASK
 from schemas.settings import get_settings
 from workers import store
 from workers.tasks import app, backoff
+
+celery_app = app  # the workers' app, with this module's task registered on it
 
 log = logging.getLogger(__name__)
 
