@@ -256,3 +256,21 @@ def test_time_parsing_against_a_fixed_now() -> None:
     assert parse_time("24h", now=NOW) == NOW - timedelta(hours=24)
     with pytest.raises(InvalidQuery):
         parse_time("yesterday", now=NOW)
+
+
+def test_a_query_past_its_deadline_is_cancelled(database_url: str) -> None:
+    from query.errors import QueryTimeout
+    from query.guard import deadline
+
+    endless = (
+        "select pg_sleep(30)"
+        if database_url.startswith("postgresql")
+        else "with recursive c(x) as (select 1 union all select x + 1 from c) "
+        "select count(*) from c"
+    )
+    with database(database_url) as engine, engine.connect() as conn:
+        with pytest.raises(QueryTimeout), deadline(conn, 0.3):
+            conn.execute(sa.text(endless))
+        conn.rollback()
+        with deadline(conn, 5):  # the connection is usable again
+            assert conn.execute(sa.text("select 1")).scalar() == 1
