@@ -39,6 +39,8 @@ FEED: sa.Table = Feed.__table__  # type: ignore[attr-defined]
 HL_START, HL_END = "\x02", "\x03"
 """Marks around a highlighted word in a snippet (the CLI renders them)."""
 MAX_LIMIT = 1000
+RANK_WINDOW = 1000
+"""Relevance ranks this many of the newest matches; older ones follow newest first."""
 NEAR_DISTANCE = 3
 
 
@@ -227,8 +229,6 @@ def resolve_feed(conn: Connection, value: str) -> int:
 
 
 def _key_of(row: Any, sort: Sort) -> Any:
-    if sort is Sort.RELEVANCE:
-        return float(row.score)
     value = as_utc(row.fetched_at if sort is Sort.FETCHED else row.published_at)
     return value.isoformat() if value is not None else None
 
@@ -255,6 +255,20 @@ def _after(cursor: Cursor, sort: Sort, score: ColumnElement[Any] | None) -> Colu
     )
 
 
+def _bound_of(value: Any) -> Cursor | None:
+    """The window bound stored in a relevance cursor (``[published, id]`` or None)."""
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)):
+        raise InvalidQuery("the cursor is damaged")
+    return Cursor(value[0], value[1])
+
+
+def _published_key(row: Any) -> str | None:
+    value = as_utc(row.published_at)
+    return value.isoformat() if value is not None else None
+
+
 def list_articles(
     conn: Connection,
     filters: Filters,
@@ -263,7 +277,12 @@ def list_articles(
     limit: int = 20,
     after: str | None = None,
 ) -> Page:
-    """One page of articles, newest (or most relevant) first."""
+    """One page of articles, newest (or most relevant) first.
+
+    Relevance ranks the newest :data:`RANK_WINDOW` matches (a window fixed by the first page
+    and carried in the cursor), then the older matches follow newest first: ranking every
+    match of a common word (tens of thousands) costs a read of every match's index entry,
+    and news readers want the relevant among the recent."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery(f"--limit must be between 1 and {MAX_LIMIT}")
     sort = sort or (Sort.RELEVANCE if filters.search is not None else Sort.PUBLISHED)
@@ -287,17 +306,18 @@ def list_articles(
         ARTICLE.c.status,
         (score if score is not None else sa.null()).label("score"),
     ]
-    stmt = sa.select(*columns).select_from(ARTICLE).where(*conditions(filters, sort))
+    base = sa.select(*columns).select_from(ARTICLE).where(*conditions(filters, sort))
     if search is not None:
-        stmt = search.apply(stmt)
-    if cursor is not None:
-        stmt = stmt.where(_after(cursor, sort, score))
-    if sort is Sort.RELEVANCE:
-        assert score is not None
-        stmt = stmt.order_by(score.desc(), ARTICLE.c.id.desc())
+        base = search.apply(base)
+    by_time = (time_column(sort).desc().nulls_last(), ARTICLE.c.id.desc())
+
+    if sort is not Sort.RELEVANCE:
+        stmt = base.where(_after(cursor, sort, score)) if cursor is not None else base
+        found = list(conn.execute(stmt.order_by(*by_time).limit(limit + 1)).all())
+        keys = [_key_of(r, sort) for r in found]
     else:
-        stmt = stmt.order_by(time_column(sort).desc().nulls_last(), ARTICLE.c.id.desc())
-    found = conn.execute(stmt.limit(limit + 1)).all()
+        assert score is not None
+        found, keys = _relevance_page(conn, base, score, cursor, limit)
     more, found = len(found) > limit, found[:limit]
     snippets = search.snippets(conn, [r.id for r in found]) if search is not None else {}
     rows = [
@@ -318,8 +338,62 @@ def list_articles(
     next_cursor = None
     if more and found:
         last = found[-1]
-        next_cursor = encode_cursor(Cursor(_key_of(last, sort), last.id), filters, sort)
+        next_cursor = encode_cursor(Cursor(keys[len(found) - 1], last.id), filters, sort)
     return Page(rows, next_cursor)
+
+
+def _relevance_page(
+    conn: Connection,
+    base: sa.Select[Any],
+    score: ColumnElement[Any],
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Any], list[Any]]:
+    """Rows (up to limit + 1) and their cursor keys: ``{"s": score, "w": bound}`` inside the
+    ranked window, ``{"p": published, "w": bound}`` past it."""
+    by_time = (ARTICLE.c.published_at.desc().nulls_last(), ARTICLE.c.id.desc())
+    if cursor is None:
+        edge = conn.execute(
+            base.with_only_columns(ARTICLE.c.id, ARTICLE.c.published_at)
+            .order_by(*by_time)
+            .offset(RANK_WINDOW - 1)
+            .limit(1)
+        ).first()
+        bound = Cursor(_published_key(edge), edge.id) if edge is not None else None
+        in_window = True
+    else:
+        if not isinstance(cursor.key, dict):
+            raise InvalidQuery("the cursor is damaged")
+        bound = _bound_of(cursor.key.get("w"))
+        in_window = "s" in cursor.key
+    stored = None if bound is None else [bound.key, bound.id]
+    found: list[Any] = []
+    keys: list[Any] = []
+    if in_window:
+        stmt = base
+        if bound is not None:  # at or before the bound in time order: the ranked window
+            stmt = stmt.where(sa.not_(_after(bound, Sort.PUBLISHED, None)))
+        if cursor is not None:
+            stmt = stmt.where(_after(Cursor(cursor.key.get("s"), cursor.id), Sort.RELEVANCE, score))
+        found = list(
+            conn.execute(stmt.order_by(score.desc(), ARTICLE.c.id.desc()).limit(limit + 1))
+        )
+        keys = [{"s": float(r.score), "w": stored} for r in found]
+        if len(found) > limit or bound is None:
+            return found, keys
+        after_time = bound
+    else:
+        if cursor is None or bound is None:
+            raise InvalidQuery("the cursor is damaged")
+        after_time = Cursor(cursor.key.get("p"), cursor.id)
+    rest = conn.execute(
+        base.where(_after(after_time, Sort.PUBLISHED, None))
+        .order_by(*by_time)
+        .limit(limit + 1 - len(found))
+    ).all()
+    found += list(rest)
+    keys += [{"p": _published_key(r), "w": stored} for r in rest]
+    return found, keys
 
 
 @dataclass(frozen=True, slots=True)
