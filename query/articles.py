@@ -304,9 +304,14 @@ def list_articles(
         ARTICLE.c.title,
         ARTICLE.c.url,
         ARTICLE.c.status,
-        (score if score is not None else sa.null()).label("score"),
     ]
-    base = sa.select(*columns).select_from(ARTICLE).where(*conditions(filters, sort))
+    # The score only where rows are ranked: in a select list it is computed for every
+    # candidate before the sort and limit (a tsvector read per match on PostgreSQL).
+    base = (
+        sa.select(*columns, sa.null().label("score"))
+        .select_from(ARTICLE)
+        .where(*conditions(filters, sort))
+    )
     if search is not None:
         base = search.apply(base)
     by_time = (time_column(sort).desc().nulls_last(), ARTICLE.c.id.desc())
@@ -317,7 +322,7 @@ def list_articles(
         keys = [_key_of(r, sort) for r in found]
     else:
         assert score is not None
-        found, keys = _relevance_page(conn, base, score, cursor, limit)
+        found, keys = _relevance_page(conn, base, columns, score, cursor, limit)
     more, found = len(found) > limit, found[:limit]
     snippets = search.snippets(conn, [r.id for r in found]) if search is not None else {}
     rows = [
@@ -345,6 +350,7 @@ def list_articles(
 def _relevance_page(
     conn: Connection,
     base: sa.Select[Any],
+    columns: list[Any],
     score: ColumnElement[Any],
     cursor: Cursor | None,
     limit: int,
@@ -370,7 +376,7 @@ def _relevance_page(
     found: list[Any] = []
     keys: list[Any] = []
     if in_window:
-        stmt = base
+        stmt = base.with_only_columns(*columns, score.label("score"))
         if bound is not None:  # at or before the bound in time order: the ranked window
             stmt = stmt.where(sa.not_(_after(bound, Sort.PUBLISHED, None)))
         if cursor is not None:
