@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -518,12 +518,17 @@ def entity_counts(conn: Connection, article_ids: Sequence[int]) -> dict[int, lis
             MENTION.c.article_id, ENTITY.c.label, ENTITY.c.name, ENTITY.c.key, MENTION.c.count
         )
         .join(ENTITY, ENTITY.c.id == MENTION.c.entity_id)
-        .where(MENTION.c.article_id.in_(list(article_ids)))
         .order_by(MENTION.c.article_id, MENTION.c.count.desc(), ENTITY.c.key, ENTITY.c.label)
     )
-    for row in conn.execute(stmt):
-        article_id, label, name, key, count = row
-        out[article_id].append(EntityCount(label, name, key, int(count)))
+    if conn.dialect.name == "postgresql":
+        # One array parameter: psycopg parsing a 1,000-parameter IN list per export chunk
+        # cost more than the query.
+        ids = sa.bindparam("ids", list(article_ids), type_=ARRAY(sa.Integer))
+        stmt = stmt.where(MENTION.c.article_id == sa.func.any(ids))
+    else:
+        stmt = stmt.where(MENTION.c.article_id.in_(list(article_ids)))
+    for article_id, label, name, key, count in conn.execute(stmt).all():
+        out[article_id].append(EntityCount(label, name, key, count))
     return out
 
 
