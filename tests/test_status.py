@@ -217,7 +217,7 @@ def test_status_reads_queue_depths_from_redis(
     db: str, redis13: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     redis13.lpush("entities", "m1", "m2", "m3")
-    redis13.lpush("extract\x06\x163", "m4")  # kombu's priority sub-queue counts too
+    redis13.lpush("entities\x06\x163", "m4")  # kombu's priority sub-queue counts too
     redis13.lpush("fetch", "f1")
     redis13.hset("unacked", mapping={"tag1": "x", "tag2": "y"})
     monkeypatch.setenv("NEWSINGEST_BROKER_URL", REDIS_URL)
@@ -225,7 +225,7 @@ def test_status_reads_queue_depths_from_redis(
     assert code == 0, err
     values = {row[0]: row[1] for row in table(out)[1:] if len(row) == 2}
     assert values["broker"] == REDIS_URL
-    assert values["queue extract"] == "4"
+    assert values["queue entities"] == "4"
     assert values["queue fetch"] == "1"
     assert values["unacked"] == "2"
     assert values["workers"] == "0"  # nobody consumes database 13
