@@ -335,7 +335,7 @@ def model_available(name_or_path: str) -> None:
     if Path(name_or_path) == BUNDLED_MODEL:
         raise ConfigError(
             f"the bundled default model is missing from this installation ({BUNDLED_MODEL}); "
-            "rebuild it with `python -m workers.models.build_default`, or "
+            "rebuild it from a source checkout with `python -m tools.ner_model.build_default`, or "
             + INSTALL_HINT.format(name="en_core_web_sm")
         )
     raise ConfigError(
