@@ -92,7 +92,10 @@ class Settings(BaseSettings):
         default=8, ge=0, le=100, description="Retries of a transient failure before dead-letter."
     )
     retry_backoff_base: float = Field(
-        default=2.0, gt=0, description="Seconds before the first retry; doubles each time."
+        default=2.0,
+        gt=0,
+        description="Seconds before the first retry of a task or in-process entity batch; "
+        "doubles each time, with jitter (schemas.errors.backoff).",
     )
     retry_backoff_max: float = Field(
         default=120.0, gt=0, description="Longest wait between two retries, in seconds."

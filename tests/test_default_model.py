@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_cli import run
-from workers.nlp import BUNDLED_MODEL, get_pipeline, normalize_key
+from workers.entity_keys import normalize_key
+from workers.nlp import BUNDLED_MODEL, get_pipeline
 
 PERSON = {"PERSON"}
 PLACE = {"GPE", "LOC", "FAC"}

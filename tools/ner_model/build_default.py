@@ -1744,7 +1744,8 @@ offline), after installing the Debian text packages:
 
 ```
 apt-get install -y {" ".join(APT_PACKAGES)}
-python -m tools.ner_model.build_default --steps {first_steps} --swap-copies {aug["copies"]}{more_arg}
+python -m tools.ner_model.build_default \\
+    --steps {first_steps} --swap-copies {aug["copies"]}{more_arg}
 ```
 
 Training is deterministic on one thread (seed 0), so a rebuild on the same package versions
