@@ -164,7 +164,7 @@ def test_endpoint_serves_metrics_on_a_loopback_port() -> None:
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from schemas import metrics
+    from schemas import metrics, metrics_server
     from ingest.poll import PollSummary
     from schemas.settings import load_settings
 
