@@ -8,12 +8,15 @@ the full check, misses included); a rebuilt model that loses one fails this test
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.test_cli import run
-from workers.nlp import BUNDLED_MODEL, get_pipeline, normalize_key
+from workers.entity_keys import normalize_key
+from workers.nlp import BUNDLED_MODEL, get_pipeline
 
 PERSON = {"PERSON"}
 PLACE = {"GPE", "LOC", "FAC"}
@@ -75,6 +78,24 @@ def test_model_install_refuses_what_is_not_a_package_name() -> None:
     code, _, err = run("model", "install", "en_core_web_sm; rm -rf /")
     assert code == 1
     assert "not a model package name" in err
+
+
+def test_the_build_tooling_runs_from_a_checkout_and_writes_the_bundled_model() -> None:
+    from tools.ner_model import build_default
+
+    assert build_default.DEFAULT_OUT == BUNDLED_MODEL
+    assert build_default.CONFIG.is_file()
+    assert build_default.TEACHER_REQUIREMENTS.is_file()
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.ner_model.build_default", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "--init" in run.stdout
 
 
 @pytest.mark.corpus

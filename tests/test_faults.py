@@ -56,8 +56,9 @@ from tests.redisproc import REDIS_SERVER, RedisServer
 from tests.tcpproxy import TcpProxy
 from tests.test_poll import article_page, rss, subscribe
 from tests.workerproc import EXE, WorkerProcess, service_env, wait_for
+from workers.dead_letters import DEAD_LETTER
 from workers.nlp import NlpPipeline, load_pipeline
-from workers.store import ARTICLE, DEAD_LETTER, ENTITY, MENTION
+from workers.store import ARTICLE, ENTITY, MENTION
 
 pytestmark = pytest.mark.integration
 
@@ -824,7 +825,7 @@ def test_a_text_that_kills_the_worker_process_is_dead_lettered_after_three_death
     message comes back each time the worker is lost, the batch is then worked one article
     at a time, and after MAX_NLP_DELIVERIES deaths that article alone is dead-lettered
     (reason worker_lost); the others of its batch are processed; the queue drains."""
-    from workers.process import MAX_NLP_DELIVERIES
+    from workers.entities import MAX_NLP_DELIVERIES
 
     plugin = poison_plugin(tmp_path / "plugin")
     killer = build_poison_model(plugin, test_model, tmp_path / "killer", action="kill")

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from ingest.feedlist import add_feeds
 from ingest.poll import NoEnqueuer, PollSummary, run_poll
-from schemas import metrics
+from schemas import metrics, metrics_server
 from schemas.db import make_engine, session_scope, upgrade
 from schemas.settings import load_settings
 from tests.httpserver import LoopbackServer
@@ -109,8 +109,8 @@ def test_counters_move_when_a_poll_runs(
 def test_entity_stage_counts_processed_skipped_and_words(sqlite_url: str, test_model: str) -> None:
     from ingest.articles import Candidate, claim, record_extracted
     from schemas.urls import url_hash
+    from workers.entities import process_batch
     from workers.nlp import load_pipeline
-    from workers.process import process_batch
 
     texts = {
         "https://news.example/en": ("Mr Putin met Steve Witkoff in Moscow today.", "en"),
@@ -144,10 +144,10 @@ def test_entity_stage_counts_processed_skipped_and_words(sqlite_url: str, test_m
 
 
 def test_endpoint_serves_metrics_on_a_loopback_port() -> None:
-    assert metrics.start_metrics_server(load_settings()) is None  # unset port: off
+    assert metrics_server.start_metrics_server(load_settings()) is None  # unset port: off
     metrics.record_throttle_wait("news.example", 0.5)
     metrics.record_host_penalty("news.example", 30.0)
-    server = metrics.start_metrics_server(load_settings(metrics_port=0), addr="127.0.0.1")
+    server = metrics_server.start_metrics_server(load_settings(metrics_port=0), addr="127.0.0.1")
     assert server is not None
     try:
         assert server.port > 0
@@ -164,11 +164,11 @@ def test_endpoint_serves_metrics_on_a_loopback_port() -> None:
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from schemas import metrics
+    from schemas import metrics, metrics_server
     from ingest.poll import PollSummary
     from schemas.settings import load_settings
 
-    server = metrics.serve_metrics(load_settings(metrics_port=0), addr="127.0.0.1")
+    server = metrics_server.serve_metrics(load_settings(metrics_port=0), addr="127.0.0.1")
     children = []
     for n in (1, 2):
         pid = os.fork()

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import ConfigError
-from workers.nlp import (
-    Mention,
-    aggregate,
-    char_batches,
-    detect_language,
-    display_name,
-    load_pipeline,
-    model_available,
-    normalize_key,
-)
+from workers.entity_keys import Mention, aggregate, display_name, normalize_key
+from workers.nlp import char_batches, detect_language, load_pipeline, model_available
 
 
 @pytest.mark.parametrize(

@@ -242,7 +242,7 @@ def test_status_reads_queue_depths_from_redis(
 def test_queue_depth_collector_on_the_metrics_endpoint(redis13: Any) -> None:
     import httpx
 
-    from schemas.metrics import start_metrics_server
+    from schemas.metrics_server import start_metrics_server
 
     redis13.lpush("entities", "m1", "m2")
     server = start_metrics_server(

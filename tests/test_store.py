@@ -13,9 +13,9 @@ from ingest.articles import Candidate, claim, record_extracted
 from schemas.db import make_engine, upgrade
 from schemas.models import Article, DeadLetter, Entity, Mention
 from schemas.urls import url_hash
-from workers import store
+from workers import dead_letters, store
+from workers.entities import process_batch
 from workers.nlp import load_pipeline
-from workers.process import process_batch
 
 pytestmark = pytest.mark.integration
 
@@ -164,9 +164,13 @@ def test_a_new_model_version_replaces_mentions(engine: Any, test_model: str, tmp
 
 def test_dead_letters_for_one_key_are_merged(engine: Any) -> None:
     with engine.begin() as conn:
-        a = store.dead_letter(conn, stage="extract", key="k" * 64, message={"v": 1}, error="e1")
-        b = store.dead_letter(conn, stage="extract", key="k" * 64, message={"v": 1}, error="e2")
-        c = store.dead_letter(conn, stage="extract", key=None, message="{bad", error="e3")
+        a = dead_letters.dead_letter(
+            conn, stage="extract", key="k" * 64, message={"v": 1}, error="e1"
+        )
+        b = dead_letters.dead_letter(
+            conn, stage="extract", key="k" * 64, message={"v": 1}, error="e2"
+        )
+        c = dead_letters.dead_letter(conn, stage="extract", key=None, message="{bad", error="e3")
     assert a == b != c
     with Session(engine) as conn:
         letter = conn.exec(select(DeadLetter).where(DeadLetter.id == a)).one()
@@ -218,7 +222,7 @@ def test_a_short_name_meets_its_full_name_across_articles(engine: Any, test_mode
 
 
 def test_a_short_name_with_two_full_names_stays_apart(engine: Any) -> None:
-    from workers.nlp import EntityCount
+    from workers.entity_keys import EntityCount
 
     hashes = seed(engine, ["a text", "b text", "c text"])
     results = [

@@ -142,18 +142,18 @@ def test_dlq_replay_after_the_cause_is_fixed(
 ) -> None:
     """An article dead-lettered after its retries is processed once replayed."""
     from tests.test_store import seed
-    from workers import store
+    from workers import dead_letters
 
     [h] = seed(pg, ["Mr Putin met Steve Witkoff in Moscow on Tuesday to discuss the plan."])
     with pg.begin() as conn:
-        store.dead_letter(
+        dead_letters.dead_letter(
             conn,
             stage="extract",
             key=h,
             message=json.dumps({"v": 1, "url_hashes": [h]}),
             error="retries_exhausted: OperationalError",
         )
-        store.mark_failed(conn, [h], "retries_exhausted")
+        dead_letters.mark_failed(conn, [h], "retries_exhausted")
     assert statuses(pg) == ["failed"]
     env = service_env(database_url=postgres_url, broker_url=redis_url, spacy_model=test_model)
     with celery_worker(env, "--concurrency", "1") as worker:

@@ -1,5 +1,9 @@
 """One batch of the entity stage, the same in a Celery worker and in in-process mode:
-read the stored articles, pick those in a language the model covers, run NER, store."""
+read the stored articles, pick those in a language the model covers, run NER, store.
+
+An article the model raises on (:class:`NlpFailed`) is dead-lettered on its own; the rest of
+its batch is stored. Database errors propagate: the caller retries the batch.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 
 from schemas import metrics
+from schemas.errors import PermanentError
 from schemas.models import ArticleStatus
-from workers import store
+from workers import dead_letters, store
 from workers.nlp import NlpPipeline, detect_language
 
 log = logging.getLogger(__name__)
@@ -19,12 +24,12 @@ STAGE = "extract"
 #: Deliveries of one article that may end with the worker process dead before it is
 #: dead-lettered (a text that makes the model crash the process, not just raise).
 MAX_NLP_DELIVERIES = 3
-#: Task label of an in-process entity batch in ``newsingest_task_duration_seconds``.
-INPROCESS_TASK = "newsingest.entity_batch_inprocess"
 
 
-class NlpFailed(Exception):
+class NlpFailed(PermanentError):
     """The model raised on this text: permanent for this article (dead-lettered)."""
+
+    reason = "nlp_failed"
 
 
 @dataclass
@@ -118,7 +123,7 @@ def _store(
             outcome.stats.entities += stats.entities
             outcome.stats.mentions += stats.mentions
         for url_hash, error in failed:
-            store.dead_letter(
+            dead_letters.dead_letter(
                 conn,
                 stage=STAGE,
                 key=url_hash,
@@ -127,7 +132,7 @@ def _store(
             )
         if failed:
             reasons = {error.split(":", 1)[0] for _, error in failed}
-            store.mark_failed(conn, [h for h, _ in failed], "/".join(sorted(reasons)))
+            dead_letters.mark_failed(conn, [h for h, _ in failed], "/".join(sorted(reasons)))
     outcome.failed += failed
     # Counted once the transaction is committed.
     metrics.record_articles("processed", processed)
@@ -154,8 +159,8 @@ def _run_nlp(
             try:
                 found.append(pipeline.entities([article.text])[0])
             except Exception as exc:  # a model crash is this article's fault
-                error = f"nlp_failed: {type(exc).__name__}: {exc}"
-                failed.append((article.url_hash, error))
+                error = NlpFailed(f"{type(exc).__name__}: {exc}")
+                failed.append((article.url_hash, str(error)))
                 found.append(None)  # type: ignore[arg-type]
     done = [
         (article, language, ents)
@@ -169,41 +174,3 @@ def _run_nlp(
         )
         for article, language, ents in done
     ]
-
-
-def run_entity_batch(
-    database_url: str, model: str, url_hashes: Sequence[str], batch_size: int, retries: int = 3
-) -> int:
-    """In-process mode: one batch in a pool process (engine and model cached per process).
-
-    A database failure is retried a few times with backoff; if it persists the articles stay
-    ``queued`` for ``newsingest sweep`` (nothing is lost). Returns the articles handled.
-    """
-    import random
-    import time
-
-    import sqlalchemy.exc
-
-    from schemas.db import dispose_engines, get_engine
-    from workers.nlp import get_pipeline
-
-    for attempt in range(retries + 1):
-        try:
-            with metrics.task_timer(INPROCESS_TASK):
-                outcome = process_batch(
-                    get_engine(database_url),
-                    get_pipeline(model),
-                    url_hashes,
-                    batch_size=batch_size,
-                )
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
-            if attempt == retries:
-                log.error("entity batch left queued after %d tries: %s", attempt + 1, exc)
-                return 0
-            metrics.record_retry(INPROCESS_TASK)
-            dispose_engines()
-            time.sleep(min(30.0, 2.0 * 2**attempt) * random.uniform(0.5, 1.5))
-            continue
-        stats = outcome.stats
-        return stats.processed + stats.skipped + len(outcome.failed)
-    return 0
