@@ -97,7 +97,7 @@ def test_a_terminated_bench_stops_its_child_processes(
     seen: set[int] = set()
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            args, cwd=Path(__file__).resolve().parent.parent, stdout=sink, stderr=sink
+            args, cwd=Path(__file__).resolve().parents[2], stdout=sink, stderr=sink
         )
         try:
             deadline = time.monotonic() + 180

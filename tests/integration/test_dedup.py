@@ -1,4 +1,5 @@
-"""Cross-feed dedup: SimHash units, the band index, and end to end through ``run_poll``.
+"""Cross-feed dedup: the band index, and end to end through ``run_poll`` (the SimHash
+units are in tests/unit/test_dedup.py).
 
 End-to-end tests use the loopback HTTP server and a real database (SQLite, and PostgreSQL
 where the ``database_url`` fixture runs them twice).
@@ -26,101 +27,24 @@ from schemas.db import make_engine, session_scope, upgrade
 from schemas.models import Article
 from schemas.settings import Settings, load_settings
 from schemas.urls import url_hash
-from tests.httpserver import LoopbackCluster, LoopbackServer
-from tests.test_poll import article_page, rss
+from tests.support.factories import (
+    COPY,
+    COPY_HEADLINE,
+    HEADLINE,
+    OTHER,
+    WIRE,
+    article_page,
+    rss,
+)
+from tests.support.httpserver import LoopbackCluster, LoopbackServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
-# A fictional ~400-word wire story (written for this test) and an unrelated one.
-HEADLINE = "Port board approves channel deepening"
-WIRE = [
-    "The regional port authority on Tuesday approved a plan to deepen the northern shipping "
-    "channel and extend the container quay by four hundred metres, ending two years of "
-    "public hearings over the cost and the effect on the estuary.",
-    "The board voted seven to two in favour after a session that lasted more than five hours. "
-    "Chair Miriam Okafor said the decision would let the port handle the larger vessels that "
-    "now sail past it to deeper harbours further along the coast.",
-    "Work on the channel is due to start in the spring and take about three years. The "
-    "authority put the total cost at 412 million euros, of which the national infrastructure "
-    "fund will cover roughly a third and private terminal operators most of the rest.",
-    "Opponents, led by a coalition of fishing cooperatives and environmental groups, said the "
-    "dredging would stir up decades of contaminated silt and damage the mussel beds that "
-    "support several hundred jobs in the villages along the southern shore.",
-    "We are not against the port, but we are against doing this in a hurry and on the cheap, "
-    "said Tomas Lindqvist, who speaks for the cooperatives. He said the group would ask the "
-    "administrative court to suspend the permit while its complaint is heard.",
-    "The authority said the silt would be removed in sealed barges and treated on land, and "
-    "that it had set aside eighteen million euros for monitoring water quality and for "
-    "compensating fishers whose catches fall during the works.",
-    "Shipping lines welcomed the vote. A spokesperson for one of the largest carriers calling "
-    "at the port said the deeper channel would allow it to bring ships of up to sixteen "
-    "metres draught directly to the quay instead of transferring cargo at sea.",
-    "The city council, which owns a minority stake in the authority, is expected to confirm "
-    "its share of the funding next month. Several councillors have said they want binding "
-    "guarantees on local hiring before they agree to the money.",
-    "Freight volumes at the port rose by nine percent last year to just over two million "
-    "containers, according to figures published in March, while passenger traffic on the "
-    "ferry routes to the islands remained roughly unchanged.",
-    "The environment ministry must still sign off on the final dredging schedule. Officials "
-    "there said they would publish their assessment before the end of the year and invite "
-    "further comments from residents and businesses along the estuary.",
-]
-OTHER = [
-    "Organisers of the city marathon said on Sunday that a record number of runners had "
-    "registered for this year's race, which will for the first time finish inside the old "
-    "football stadium after the usual route through the park was closed for repairs.",
-    "More than eighteen thousand people have signed up, including several hundred wheelchair "
-    "athletes, and the field is expected to grow further before registration closes at the "
-    "end of the month, race director Paula Grant told reporters at the stadium.",
-    "The new course starts by the river, crosses both bridges twice and climbs through the "
-    "university district before a long descent towards the stadium, which many runners "
-    "described as kinder on the legs than the steep finish of previous editions.",
-    "Local businesses along the route have been asked to keep their doors open and to set up "
-    "music stands, and volunteers will hand out water and fruit at twenty stations, twice as "
-    "many as last year after complaints about queues in the heat.",
-    "Police said several main roads would be closed from early morning until mid afternoon "
-    "and advised residents to use the tram, which will run extra services with longer trains "
-    "throughout the day. Parking near the stadium will not be possible.",
-    "Last year's winner, a schoolteacher from the coast who trains before work, said she would "
-    "defend her title but admitted that the hilly middle section suited stronger climbers. "
-    "I will be happy with a personal best, she said, laughing.",
-    "The race raises money for the children's hospital, which plans to spend the proceeds on "
-    "a new play area and on equipment for its physiotherapy unit. Organisers hope to collect "
-    "more than half a million from sponsors and private donations.",
-]
-# The partner's copy: its own headline, and "on Tuesday" moved in the first sentence.
-COPY_HEADLINE = "Harbour channel plan gets green light"
-COPY = [WIRE[0].replace("on Tuesday approved", "approved on Tuesday"), *WIRE[1:]]
 # SimHash of this exact text, pinned: stored hashes must stay comparable across releases.
 PINNED_TEXT = "Der Hafen wächst: the port grows, again and again."
 
 
-def story(headline: str, paragraphs: list[str]) -> str:
-    return "\n".join([headline, *paragraphs])
-
-
-# --- pure parts ------------------------------------------------------------------------------
-
-
-def test_identical_texts_hash_equal_and_case_space_punctuation_do_not_matter() -> None:
-    text = story(HEADLINE, WIRE)
-    assert len(dedup.words(text)) >= 400
-    assert dedup.simhash(text) == dedup.simhash(text)
-    noisy = "  " + text.upper().replace(",", " ,").replace("\n", "\n\n\t") + " !!"
-    assert dedup.simhash(noisy) == dedup.simhash(text)
-
-
-def test_wire_copy_with_a_new_headline_and_an_edited_first_sentence_is_within_3_bits() -> None:
-    original = dedup.simhash(story(HEADLINE, WIRE))
-    assert dedup.hamming(original, dedup.simhash(story(COPY_HEADLINE, COPY))) <= 3
-    dateline = [f"HARBOURTOWN (Coastal Press) - {WIRE[0]}", *WIRE[1:]]
-    assert dedup.hamming(original, dedup.simhash(story(HEADLINE, dateline))) <= 3
-
-
-def test_unrelated_texts_are_far_apart() -> None:
-    a = dedup.simhash(story(HEADLINE, WIRE))
-    b = dedup.simhash(story("Marathon finishes in the stadium", OTHER))
-    assert dedup.hamming(a, b) > 20
+# --- SimHash across processes --------------------------------------------------------------
 
 
 def test_simhash_is_the_same_in_another_process() -> None:
@@ -130,37 +54,6 @@ def test_simhash_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert int(out.stdout) == dedup.simhash(PINNED_TEXT) == 0x87F2594A33BA19AA
-
-
-def test_short_and_empty_texts() -> None:
-    assert dedup.simhash("") == dedup.simhash(" ... ") == 0
-    assert dedup.simhash("one two") != 0  # fewer words than a shingle: one shingle
-    assert dedup.simhash("one two") == dedup.simhash("One, two!")
-
-
-def test_signed_storage_bands_and_hamming() -> None:
-    for h in (0, 1, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF):
-        signed = dedup.to_signed64(h)
-        assert -(2**63) <= signed < 2**63
-        assert dedup.to_unsigned64(signed) == h
-        assert dedup.bands(signed) == dedup.bands(h)
-        assert dedup.hamming(signed, h) == 0
-    assert dedup.bands(0x0123_4567_89AB_CDEF) == (0x0123, 0x4567, 0x89AB, 0xCDEF)
-    assert all(0 <= b < 2**16 for b in dedup.bands(2**64 - 1))  # fits a signed 32-bit int
-    assert dedup.hamming(0, 2**64 - 1) == 64
-    assert dedup.hamming(dedup.to_signed64(2**63), 0) == 1
-
-
-def test_lock_keys_are_shared_by_any_two_possible_duplicates() -> None:
-    h = dedup.simhash(story(HEADLINE, WIRE))
-    near = h ^ (1 << 63) ^ (1 << 40) ^ (1 << 20)  # three bits, three bands
-    a = set(dedup.lock_keys("a" * 64, "c" * 64, h, near=True))
-    assert a & set(dedup.lock_keys("b" * 64, "d" * 64, near, near=True))  # a shared band
-    assert a & set(dedup.lock_keys("b" * 64, "c" * 64, 0, near=False))  # same canonical
-    assert a & set(dedup.lock_keys("c" * 64, "e" * 64, 0, near=False))  # its URL = canonical
-    assert dedup.lock_keys("a" * 64, None, h, near=True) == sorted(
-        dedup.lock_keys("a" * 64, None, h, near=True)
-    )
 
 
 # --- the band index in the database -----------------------------------------------------------

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.workerproc import EXE, service_env
+from tests.support.cli import cli, service_env
 from workers.nlp import BUNDLED_MODEL
 
 pytestmark = pytest.mark.integration
@@ -16,14 +15,7 @@ pytestmark = pytest.mark.integration
 
 def test_demo_ingests_the_sample_site_end_to_end(tmp_path: Path) -> None:
     env = service_env(concurrency="2")  # nothing configured: SQLite in the cwd, no Redis
-    run = subprocess.run(
-        [str(EXE), "demo", "--port", "0"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    run = cli(env, "demo", "--port", "0", cwd=tmp_path, timeout=240)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "newsingest.db").exists()
     out = run.stdout

@@ -12,13 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import asyncio, json, sys
 from ingest.pool import Extractor, extract_page
 from ingest.preload import SAMPLE_URL, sample_page
-from tests.test_extractor_pool import loaded_pipelines
+from tests.integration.test_extractor_pool import loaded_pipelines
 
 model = sys.argv[1] or None
 extractor = Extractor(2, model=model)

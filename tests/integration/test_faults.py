@@ -51,17 +51,18 @@ from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK, make_app
 from schemas.settings import Settings, load_settings
 from schemas.urls import normalize_url, url_hash
 from tests.conftest import need
-from tests.httpserver import LoopbackServer
-from tests.redisproc import REDIS_SERVER, RedisServer
-from tests.tcpproxy import TcpProxy
-from tests.test_poll import article_page, rss, subscribe
-from tests.workerproc import EXE, WorkerProcess, service_env, wait_for
+from tests.support.cli import EXE, cli, service_env
+from tests.support.factories import article_page, rss, subscribe
+from tests.support.httpserver import LoopbackServer
+from tests.support.redisproc import REDIS_SERVER, RedisServer
+from tests.support.tcpproxy import TcpProxy
+from tests.support.workerproc import WorkerProcess, wait_for
 from workers.nlp import NlpPipeline, load_pipeline
 from workers.store import ARTICLE, DEAD_LETTER, ENTITY, MENTION
 
 pytestmark = pytest.mark.integration
 
-MODEL = ("en_test_ner", "1.0.0")  # name and version of tests/nlpmodel.py's pipeline
+MODEL = ("en_test_ner", "1.0.0")  # name and version of tests/support/nlpmodel.py's pipeline
 Mentions = dict[str, list[tuple[str, str, int, int]]]  # url_hash -> (label, key, count, offset)
 
 
@@ -391,13 +392,6 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def cli(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    assert EXE, "newsingest console script not installed"
-    return subprocess.run(
-        [EXE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 def tail(*procs: WorkerProcess) -> str:
     return "\n---\n".join(w.output[-4000:] for w in procs)
 
@@ -674,7 +668,7 @@ def test_the_same_message_on_two_workers_at_once_stores_once(
 MARKER = "XYZZY"
 POISON_FACTORY = "newsingest_test_poison"
 POISON_MODULE = f'''"""A spaCy component that raises on a marker word, or kills its own
-process ("kill"), as a model crashing in native code would (tests/test_faults.py)."""
+process ("kill"), as a model crashing in native code would (tests/integration/test_faults.py)."""
 
 import os
 import signal
@@ -927,7 +921,7 @@ def test_hostile_origins_each_end_with_a_reason_and_poll_finishes_in_time(
         allowed_networks="127.0.0.0/8",
         total_timeout="5",
         # Every origin here is one loopback host, and a 429/503 pauses a host for everyone
-        # (tests/test_politeness.py): keep the pause short so each request meets its own
+        # (tests/integration/test_politeness.py): keep the pause short so each request meets its own
         # misbehaviour instead of "host_paused".
         host_max_backoff="0.2",
     )

@@ -18,22 +18,16 @@ import sqlalchemy as sa
 from schemas.db import make_engine, upgrade
 from schemas.models import Article, ArticleStatus, Feed
 from schemas.queue import FETCH_QUEUE, POLL_TASK
-from tests.httpserver import LoopbackCluster
-from tests.test_enqueue import read_queue
-from tests.test_poll import PARAGRAPHS, article_page, rss
-from tests.workerproc import EXE, celery_worker, service_env, wait_for
+from tests.support.cli import EXE, cli, service_env
+from tests.support.factories import PARAGRAPHS, article_page, rss
+from tests.support.httpserver import LoopbackCluster
+from tests.support.queues import read_queue
+from tests.support.workerproc import celery_worker, wait_for
 
 pytestmark = [pytest.mark.integration]
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
 ARTICLE = Article.__table__  # type: ignore[attr-defined]
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    assert EXE
-    return subprocess.run(
-        [EXE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def add_feeds(database_url: str, urls: list[str]) -> None:
@@ -231,4 +225,4 @@ def test_a_429_from_one_host_pauses_it_for_both_fetch_workers(
     assert paused
     assert min(paused) - answered >= 2.5
     assert http_cluster.max_concurrency(busy_ip) == 2  # both slots had been in use
-    # (that other hosts are not paused is asserted in tests/test_politeness.py)
+    # (that other hosts are not paused is asserted in tests/integration/test_politeness.py)

@@ -1,4 +1,5 @@
-"""The loopback HTTP/1.1 test server (tests/httpserver.py), exercised with a real httpx client."""
+"""The loopback HTTP/1.1 test server (tests/support/httpserver.py), exercised with a real
+httpx client."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from typing import IO
 import httpx
 import pytest
 
-from tests.httpserver import LoopbackCluster, LoopbackServer, Recorded
-from tests.httpserver import http_cluster as _http_cluster  # noqa: F401 - fixture (also in conftest)
-from tests.httpserver import http_server as _http_server  # noqa: F401 - fixture (also in conftest)
+from tests.support.httpserver import LoopbackCluster, LoopbackServer, Recorded
+from tests.support.httpserver import http_cluster as _http_cluster  # noqa: F401 - fixture (also in conftest)
+from tests.support.httpserver import http_server as _http_server  # noqa: F401 - fixture (also in conftest)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(5.0)
 
 
@@ -419,10 +420,10 @@ def read_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
 
 @contextmanager
 def serve_subprocess(args: list[str], ready_lines: int) -> Iterator[list[str]]:
-    """Run ``python -m tests.httpserver ARGS``; yield the base URLs of its READY lines."""
+    """Run ``python -m tests.support.httpserver ARGS``; yield the base URLs of its READY lines."""
     lines: queue.Queue[str] = queue.Queue()
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.httpserver", *args],
+        [sys.executable, "-m", "tests.support.httpserver", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from schemas.db import make_engine
 from schemas.models import Article, Entity
-from tests.httpserver import LoopbackServer
-from tests.test_poll import PARAGRAPHS, article_page, rss
-from tests.workerproc import EXE, service_env, wait_for
+from tests.support.cli import EXE, cli, service_env
+from tests.support.factories import PARAGRAPHS, article_page, rss
+from tests.support.httpserver import LoopbackServer
+from tests.support.workerproc import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +41,6 @@ def env_for(tmp_path: Path, model: str) -> dict[str, str]:
     )
 
 
-def cli(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXE), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
-    )
-
-
 def processed(env: dict[str, str]) -> int:
     engine = make_engine(env["NEWSINGEST_DATABASE_URL"])
     try:
@@ -62,9 +57,11 @@ def test_poll_without_a_broker_stores_entities(
     tmp_path: Path, site: LoopbackServer, test_model: str
 ) -> None:
     env = env_for(tmp_path, test_model)
-    assert cli(env, tmp_path, "init").returncode == 0
-    assert cli(env, tmp_path, "feeds", "add", site.url("/feed.xml")).returncode == 0
-    run = cli(env, tmp_path, "poll")
+    assert cli(env, "init", cwd=tmp_path, timeout=180).returncode == 0
+    assert (
+        cli(env, "feeds", "add", site.url("/feed.xml"), cwd=tmp_path, timeout=180).returncode == 0
+    )
+    run = cli(env, "poll", cwd=tmp_path, timeout=180)
     assert run.returncode == 0, run.stderr
     assert "8 new" in run.stdout
     assert "8 with entities (in-process)" in run.stdout
@@ -81,8 +78,8 @@ def test_poll_without_a_broker_stores_entities(
 
 def test_poll_refuses_a_missing_model(tmp_path: Path) -> None:
     env = env_for(tmp_path, "en_core_web_absent")
-    cli(env, tmp_path, "init")
-    run = cli(env, tmp_path, "poll")
+    cli(env, "init", cwd=tmp_path, timeout=180)
+    run = cli(env, "poll", cwd=tmp_path, timeout=180)
     assert run.returncode == 2
     assert "en_core_web_absent" in run.stderr
     assert "install" in run.stderr
@@ -92,8 +89,8 @@ def test_run_polls_until_sigterm_and_stops_cleanly(
     tmp_path: Path, site: LoopbackServer, test_model: str
 ) -> None:
     env = env_for(tmp_path, test_model)
-    cli(env, tmp_path, "init")
-    cli(env, tmp_path, "feeds", "add", site.url("/feed.xml"))
+    cli(env, "init", cwd=tmp_path, timeout=180)
+    cli(env, "feeds", "add", site.url("/feed.xml"), cwd=tmp_path, timeout=180)
     proc = subprocess.Popen(
         [str(EXE), "run", "--max-wait", "1"],
         env=env,

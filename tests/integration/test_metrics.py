@@ -19,10 +19,10 @@ from ingest.poll import NoEnqueuer, PollSummary, run_poll
 from schemas import metrics
 from schemas.db import make_engine, session_scope, upgrade
 from schemas.settings import load_settings
-from tests.httpserver import LoopbackServer
-from tests.test_poll import PARAGRAPHS, article_page, rss
+from tests.support.factories import PARAGRAPHS, article_page, rss
+from tests.support.httpserver import LoopbackServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample(name: str, **labels: str) -> float:

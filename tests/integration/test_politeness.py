@@ -37,7 +37,7 @@ from schemas.errors import FetchTransient
 from schemas.settings import load_settings
 from schemas.urls import host_of
 from tests.conftest import REDIS_URL, ROOT, flushed_redis
-from tests.httpserver import LoopbackCluster, Recorded
+from tests.support.httpserver import LoopbackCluster, Recorded
 
 PAGE = "<html><body><p>a page</p></body></html>"
 HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]

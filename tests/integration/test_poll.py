@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import html
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,50 +17,10 @@ from schemas.db import make_engine, session_scope, upgrade
 from schemas.models import Article, Feed, as_utc
 from schemas.settings import Settings, load_settings
 from schemas.urls import url_hash
-from tests.httpserver import LoopbackServer
+from tests.support.factories import PARAGRAPHS, article_page, rss, subscribe
+from tests.support.httpserver import LoopbackServer
 
 pytestmark = pytest.mark.integration
-
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "seed-article.txt"
-
-
-def article_page(
-    title: str, paragraphs: list[str], *, charset: str = "utf-8", extra: str = ""
-) -> str:
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    return f"""<!doctype html><html lang="en"><head><meta charset="{charset}">
-<title>{html.escape(title)} | Loopback Times</title>
-<meta property="og:site_name" content="Loopback Times">
-<meta name="author" content="Ann Writer">
-<meta property="article:published_time" content="2025-12-02T08:00:00+00:00">
-</head><body>
-<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
-<article><h1>{html.escape(title)}</h1>{body}{extra}
-<figure><figcaption>A caption under the photo. Photograph: Agency</figcaption></figure></article>
-<footer>Subscribe to our newsletter. Copyright Loopback Times. All rights reserved.</footer>
-</body></html>"""
-
-
-PARAGRAPHS = [
-    "US envoy Steve Witkoff is traveling to Moscow to meet with president Vladimir Putin, who "
-    "claimed a key Ukrainian city had fallen on the eve of the talks about a peace plan.",
-    "Mr Putin said Russian troops had taken the city of Pokrovsk in the eastern Donetsk region "
-    "in a video announcement posted late Monday by the Kremlin.",
-    "Ukraine has not commented so far on the claim, which would represent the most significant "
-    "battlefield advance in nearly two years, according to officials in Kyiv and analysts.",
-]
-
-
-def rss(items: list[tuple[str, str]], *, title: str = "Loopback feed") -> str:
-    entries = "".join(
-        f"<item><title>{t}</title><link>{html.escape(link)}</link>"
-        "<pubDate>Tue, 02 Dec 2025 09:30:00 GMT</pubDate></item>"
-        for t, link in items
-    )
-    return (
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-        f"<link>http://example.invalid/</link>{entries}</channel></rss>"
-    )
 
 
 @pytest.fixture
@@ -80,11 +38,6 @@ def engine(database_url: str) -> Any:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-def subscribe(engine: Any, *urls: str) -> None:
-    with session_scope(engine) as s:
-        assert add_feeds(s, list(urls)).added
 
 
 def poll(settings: Settings, engine: Any, **kwargs: Any) -> PollSummary:

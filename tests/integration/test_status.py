@@ -21,7 +21,7 @@ from schemas.db import make_engine
 from schemas.models import Article, DeadLetter, Feed, utcnow
 from schemas.settings import load_settings
 from tests.conftest import flushed_redis
-from tests.test_cli import run
+from tests.support.cli import invoke
 
 REDIS_URL = os.environ.get("NEWSINGEST_TEST_REDIS_STATUS", "redis://127.0.0.1:6379/13")
 
@@ -37,7 +37,7 @@ def redis13() -> Iterator[Any]:
 def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> str:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSINGEST_DATABASE_URL", sqlite_url)
-    code, out, _ = run("init")
+    code, out, _ = invoke("init")
     assert code == 0, out
     return sqlite_url
 
@@ -106,7 +106,7 @@ def table(out: str) -> list[list[str]]:
 @pytest.mark.integration
 def test_status_without_a_broker(db: str) -> None:
     seed(db, utcnow())
-    code, out, err = run("status")
+    code, out, err = invoke("status")
     assert code == 0, err
     lines = table(out)
     assert lines[0] == ["what", "value"]
@@ -130,7 +130,7 @@ def test_status_without_a_broker(db: str) -> None:
     assert unhealthy["https://gone.example/rss"][-1] == "http_410: gone"
     assert unhealthy["https://quiet.example/rss"][2] == "stale"
 
-    code, out, _ = run("status", "--json")
+    code, out, _ = invoke("status", "--json")
     assert code == 0
     data = json.loads(out)
     assert (data["broker"], data["queues"], data["workers"]) == (None, None, None)
@@ -141,11 +141,11 @@ def test_status_without_a_broker(db: str) -> None:
 
 @pytest.mark.integration
 def test_status_check_exits_4_with_the_reasons_and_0_when_all_is_well(db: str) -> None:
-    code, out, err = run("status", "--check")
+    code, out, err = invoke("status", "--check")
     assert code == 0, err  # no feeds, no dead letters, no broker: nothing to report
     assert "unhealthy" not in err
     seed(db, utcnow())
-    code, out, err = run("status", "--check")
+    code, out, err = invoke("status", "--check")
     assert code == EXIT_UNHEALTHY
     assert "dead letters open\t1" in out  # the report is printed as usual
     problems = [line for line in err.splitlines() if line.startswith("unhealthy: ")]
@@ -155,7 +155,7 @@ def test_status_check_exits_4_with_the_reasons_and_0_when_all_is_well(db: str) -
         "unhealthy: 1 failing feed(s) (`newsingest feeds health --unhealthy`)",
         "unhealthy: 1 stale feed(s) (`newsingest feeds health --unhealthy`)",
     ]
-    code, out, _ = run("status", "--check", "--json")
+    code, out, _ = invoke("status", "--check", "--json")
     assert code == EXIT_UNHEALTHY
     assert json.loads(out)["dead_letters_open"] == 1
 
@@ -163,7 +163,7 @@ def test_status_check_exits_4_with_the_reasons_and_0_when_all_is_well(db: str) -
 @pytest.mark.integration
 def test_feeds_health_table_and_filter(db: str) -> None:
     seed(db, utcnow())
-    code, out, err = run("feeds", "health")
+    code, out, err = invoke("feeds", "health")
     assert code == 0, err
     lines = table(out)
     assert lines[0] == [
@@ -185,13 +185,13 @@ def test_feeds_health_table_and_filter(db: str) -> None:
     assert rows["https://quiet.example/rss"][2] == "stale"
     assert "4 feed(s), 3 unhealthy" in err
 
-    code, out, _ = run("feeds", "health", "--unhealthy")
+    code, out, _ = invoke("feeds", "health", "--unhealthy")
     assert code == 0
     assert [row[1] for row in table(out)[1:]] == [
         "https://failing.example/rss", "https://gone.example/rss", "https://quiet.example/rss",
     ]  # fmt: skip
 
-    code, out, _ = run("feeds", "health", "--json")
+    code, out, _ = invoke("feeds", "health", "--json")
     assert code == 0
     data = {f["url"]: f for f in json.loads(out)}
     assert data["https://ok.example/rss"]["articles_per_day"] == pytest.approx(6 / 7, abs=0.01)
@@ -221,7 +221,7 @@ def test_status_reads_queue_depths_from_redis(
     redis13.lpush("fetch", "f1")
     redis13.hset("unacked", mapping={"tag1": "x", "tag2": "y"})
     monkeypatch.setenv("NEWSINGEST_BROKER_URL", REDIS_URL)
-    code, out, err = run("status")
+    code, out, err = invoke("status")
     assert code == 0, err
     values = {row[0]: row[1] for row in table(out)[1:] if len(row) == 2}
     assert values["broker"] == REDIS_URL
@@ -230,10 +230,10 @@ def test_status_reads_queue_depths_from_redis(
     assert values["unacked"] == "2"
     assert values["workers"] == "0"  # nobody consumes database 13
 
-    code, out, _ = run("status", "--json")
+    code, out, _ = invoke("status", "--json")
     assert json.loads(out)["queues"] == {"entities": 4, "fetch": 1}
 
-    code, _, err = run("status", "--check")
+    code, _, err = invoke("status", "--check")
     assert code == EXIT_UNHEALTHY
     assert "unhealthy: no worker answered a ping (queued articles wait)" in err
 
@@ -264,20 +264,20 @@ def test_queue_depth_collector_on_the_metrics_endpoint(redis13: Any) -> None:
 def test_status_with_the_broker_down_exits_3(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     monkeypatch.setenv("NEWSINGEST_BROKER_URL", "redis://127.0.0.1:1/0")
-    code, _, err = run("status")
+    code, _, err = invoke("status")
     assert code == EXIT_INFRA
     assert "broker unavailable" in err
 
 
 def test_feeds_reactivate_puts_a_deactivated_feed_back(db: str) -> None:
     seed(db, utcnow())
-    code, out, err = run("feeds", "reactivate", "https://gone.example/rss")
+    code, out, err = invoke("feeds", "reactivate", "https://gone.example/rss")
     assert code == 0, err
     assert "reactivated https://gone.example/rss" in out
-    code, out, _ = run("feeds", "health", "--json")
+    code, out, _ = invoke("feeds", "health", "--json")
     gone = {f["url"]: f for f in json.loads(out)}["https://gone.example/rss"]
     assert gone["state"] != "deactivated"
     assert gone["consecutive_failures"] == 0
-    code, _, err = run("feeds", "reactivate", "https://never.example/rss")
+    code, _, err = invoke("feeds", "reactivate", "https://never.example/rss")
     assert code == 1
     assert "not subscribed" in err

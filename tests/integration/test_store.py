@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ingest.articles import Candidate, claim, record_extracted
 from schemas.db import make_engine, upgrade
 from schemas.models import Article, DeadLetter, Entity, Mention
-from schemas.urls import url_hash
+from tests.support.factories import seed_extracted
 from workers import store
 from workers.nlp import load_pipeline
 from workers.process import process_batch
@@ -35,24 +34,6 @@ def engine(database_url: str) -> Any:
     engine.dispose()
 
 
-def seed(
-    engine: Any, texts: list[str], language: str | None = None, prefix: str = "a"
-) -> list[str]:
-    hashes = []
-    with engine.begin() as conn:
-        cands = []
-        for i, _ in enumerate(texts):
-            url = f"https://news.example/{prefix}{i}"
-            cands.append(Candidate(url=url, url_hash=url_hash(url), feed_id=None))
-        claimed, _ = claim(conn, cands, lock_ttl=600)
-        assert len(claimed) == len(texts)
-        for cand, text in zip(cands, texts, strict=True):
-            fields = {"text": text, "language": language, "word_count": len(text.split())}
-            record_extracted(conn, cand.url_hash, fields)
-            hashes.append(cand.url_hash)
-    return hashes
-
-
 def counts(engine: Any) -> dict[str, Any]:
     with engine.connect() as conn:
         return {
@@ -69,7 +50,7 @@ def counts(engine: Any) -> dict[str, Any]:
 
 
 def test_a_batch_stores_entities_and_skips_other_languages(engine: Any, test_model: str) -> None:
-    hashes = seed(engine, TEXTS)
+    hashes = seed_extracted(engine, TEXTS)
     outcome = process_batch(engine, load_pipeline(test_model), hashes)
     assert (outcome.stats.processed, outcome.stats.skipped) == (3, 1)
     with Session(engine) as conn:
@@ -101,7 +82,7 @@ def test_a_batch_stores_entities_and_skips_other_languages(engine: Any, test_mod
 
 
 def test_the_same_batch_twice_changes_nothing(engine: Any, test_model: str) -> None:
-    hashes = seed(engine, TEXTS)
+    hashes = seed_extracted(engine, TEXTS)
     pipeline = load_pipeline(test_model)
     process_batch(engine, pipeline, hashes)
     before = counts(engine)
@@ -112,7 +93,7 @@ def test_the_same_batch_twice_changes_nothing(engine: Any, test_model: str) -> N
 
 
 def test_two_workers_storing_the_same_batch_at_once(engine: Any, test_model: str) -> None:
-    hashes = seed(engine, TEXTS[:3])
+    hashes = seed_extracted(engine, TEXTS[:3])
     pipeline = load_pipeline(test_model)
     results = [
         store.ArticleResult(h, r.status, r.entities, r.language)
@@ -149,9 +130,9 @@ def test_two_workers_storing_the_same_batch_at_once(engine: Any, test_model: str
 
 
 def test_a_new_model_version_replaces_mentions(engine: Any, test_model: str, tmp_path: Any) -> None:
-    from tests.nlpmodel import build_test_model
+    from tests.support.nlpmodel import build_test_model
 
-    hashes = seed(engine, TEXTS[:1])
+    hashes = seed_extracted(engine, TEXTS[:1])
     process_batch(engine, load_pipeline(test_model), hashes)
     newer = load_pipeline(str(build_test_model(tmp_path / "v2", version="2.0.0")))
     before = counts(engine)["mentions"]
@@ -174,7 +155,9 @@ def test_dead_letters_for_one_key_are_merged(engine: Any) -> None:
 
 
 def test_a_text_that_crashes_the_model_is_dead_lettered_alone(engine: Any, test_model: str) -> None:
-    hashes = seed(engine, [*TEXTS[:2], "POISON pill text for the model, in English words."])
+    hashes = seed_extracted(
+        engine, [*TEXTS[:2], "POISON pill text for the model, in English words."]
+    )
     pipeline = load_pipeline(test_model)
     real = pipeline.entities
 
@@ -199,16 +182,18 @@ def test_a_short_name_meets_its_full_name_across_articles(engine: Any, test_mode
     """'Zelenskiy' alone in one article and 'Volodymyr Zelenskiy' in another: one entity,
     whichever comes first; 'Smith' with two full names stays apart."""
     pipeline = load_pipeline(test_model)
-    first = seed(engine, ["Zelenskiy said on Tuesday that the talks in Kyiv had gone well."])
+    first = seed_extracted(
+        engine, ["Zelenskiy said on Tuesday that the talks in Kyiv had gone well."]
+    )
     process_batch(engine, pipeline, first)
     with Session(engine) as s:
         assert s.exec(select(Entity.key).where(Entity.label == "PERSON")).all() == ["zelenskiy"]
-    second = seed(
+    second = seed_extracted(
         engine, ["Volodymyr Zelenskiy visited Paris and met officials there on Monday."], prefix="b"
     )
     process_batch(engine, pipeline, second)
     third_text = "In Kyiv, Zelenskiy thanked the officials who had come from Paris for the talks."
-    third = seed(engine, [third_text], prefix="c")
+    third = seed_extracted(engine, [third_text], prefix="c")
     process_batch(engine, pipeline, third)
     with Session(engine) as s:
         people = s.exec(select(Entity).where(Entity.label == "PERSON")).all()
@@ -220,7 +205,7 @@ def test_a_short_name_meets_its_full_name_across_articles(engine: Any, test_mode
 def test_a_short_name_with_two_full_names_stays_apart(engine: Any) -> None:
     from workers.nlp import EntityCount
 
-    hashes = seed(engine, ["a text", "b text", "c text"])
+    hashes = seed_extracted(engine, ["a text", "b text", "c text"])
     results = [
         store.ArticleResult(h, store.ArticleStatus.PROCESSED, (EntityCount("PERSON", k, k, 1, 0),))
         for h, k in zip(hashes, ["john smith", "jane smith", "smith"], strict=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ from ingest.poll import run_poll
 from schemas.db import make_engine, session_scope, upgrade
 from schemas.models import Article, DeadLetter, Entity
 from schemas.settings import load_settings
-from tests.httpserver import LoopbackServer
-from tests.test_poll import PARAGRAPHS, article_page, rss, subscribe
-from tests.workerproc import EXE, celery_worker, service_env, wait_for
+from tests.support.cli import cli, service_env
+from tests.support.factories import PARAGRAPHS, article_page, rss, subscribe
+from tests.support.httpserver import LoopbackServer
+from tests.support.workerproc import celery_worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -103,14 +103,10 @@ def test_an_invalid_message_is_dead_lettered_and_does_not_block(
         errors = sorted(d.error.split(":")[0] for d in s.exec(sa.select(DeadLetter)).scalars())  # type: ignore[call-overload]
     assert errors == ["bad_version", "invalid_json"]
 
-    listed = subprocess.run(
-        [str(EXE), "dlq", "list"], env=env, capture_output=True, text=True, timeout=60
-    )
+    listed = cli(env, "dlq", "list", timeout=60)
     assert listed.returncode == 0
     assert listed.stdout.count("extract") == 2
-    replayed = subprocess.run(
-        [str(EXE), "dlq", "replay", "--all"], env=env, capture_output=True, text=True, timeout=60
-    )
+    replayed = cli(env, "dlq", "replay", "--all", timeout=60)
     assert replayed.returncode == 1  # still invalid: refused with the reason, kept open
     assert "message still invalid" in replayed.stderr
 
@@ -124,7 +120,7 @@ def test_worker_refuses_a_missing_model(postgres_url: str, pg: Any, redis_url: s
     env = service_env(
         database_url=postgres_url, broker_url=redis_url, spacy_model="en_core_web_absent"
     )
-    run = subprocess.run([str(EXE), "worker"], env=env, capture_output=True, text=True, timeout=60)
+    run = cli(env, "worker", timeout=60)
     assert run.returncode == 2
     assert "en_core_web_absent" in run.stderr
     assert "install" in run.stderr
@@ -132,7 +128,7 @@ def test_worker_refuses_a_missing_model(postgres_url: str, pg: Any, redis_url: s
 
 def test_worker_needs_a_broker(postgres_url: str, pg: Any) -> None:
     env = service_env(database_url=postgres_url)
-    run = subprocess.run([str(EXE), "worker"], env=env, capture_output=True, text=True, timeout=60)
+    run = cli(env, "worker", timeout=60)
     assert run.returncode == 2
     assert "NEWSINGEST_BROKER_URL" in run.stderr
 
@@ -141,10 +137,12 @@ def test_dlq_replay_after_the_cause_is_fixed(
     postgres_url: str, pg: Any, redis_url: str, test_model: str
 ) -> None:
     """An article dead-lettered after its retries is processed once replayed."""
-    from tests.test_store import seed
+    from tests.support.factories import seed_extracted
     from workers import store
 
-    [h] = seed(pg, ["Mr Putin met Steve Witkoff in Moscow on Tuesday to discuss the plan."])
+    [h] = seed_extracted(
+        pg, ["Mr Putin met Steve Witkoff in Moscow on Tuesday to discuss the plan."]
+    )
     with pg.begin() as conn:
         store.dead_letter(
             conn,
@@ -157,16 +155,12 @@ def test_dlq_replay_after_the_cause_is_fixed(
     assert statuses(pg) == ["failed"]
     env = service_env(database_url=postgres_url, broker_url=redis_url, spacy_model=test_model)
     with celery_worker(env, "--concurrency", "1") as worker:
-        run = subprocess.run(
-            [str(EXE), "dlq", "replay", "1"], env=env, capture_output=True, text=True, timeout=60
-        )
+        run = cli(env, "dlq", "replay", "1", timeout=60)
         assert run.returncode == 0, run.stderr
         assert "1 dead letter(s) replayed, 1 article(s) re-sent" in run.stdout
         assert wait_for(lambda: statuses(pg) == ["processed"], timeout=60), (
             statuses(pg),
             worker.output[-3000:],
         )
-    listed = subprocess.run(
-        [str(EXE), "dlq", "list"], env=env, capture_output=True, text=True, timeout=60
-    )
+    listed = cli(env, "dlq", "list", timeout=60)
     assert "0 dead letter(s)" in listed.stderr

@@ -2,7 +2,8 @@
 
 Standard library only: ``http.server.ThreadingHTTPServer`` with keep-alive, one daemon thread
 per connection, served from a background thread of the test process (``LoopbackServer``,
-``LoopbackCluster``) or from a subprocess (``python -m tests.httpserver``, for benchmarks).
+``LoopbackCluster``, both ``LoopbackService``) or from a subprocess
+(``python -m tests.support.httpserver``).
 
 Routes can misbehave on purpose: slow status line (``delay``), slow body (``trickle``), a body
 that never ends (``endless``), an abrupt connection reset (``reset``), exact raw bytes
@@ -15,8 +16,8 @@ outside 127.0.0.0/8 (or ``::1``).
 
 Subprocess mode::
 
-    python -m tests.httpserver --host 127.0.0.1 --port 0 --routes-dir DIR [--delay 0.1]
-    python -m tests.httpserver --hosts 127.0.0.2,127.0.0.3 --port 0 --routes-dir DIR
+    python -m tests.support.httpserver --host 127.0.0.1 --port 0 --routes-dir DIR [--delay 0.1]
+    python -m tests.support.httpserver --hosts 127.0.0.2,127.0.0.3 --port 0 --routes-dir DIR
 
 serves every file of DIR at ``/<relative path>`` and prints ``READY http://HOST:PORT`` (one
 line per address) once listening; SIGTERM or SIGINT stops it cleanly.
@@ -30,7 +31,6 @@ import email.utils
 import functools
 import gzip as gzip_module
 import http.server
-import ipaddress
 import itertools
 import os
 import signal
@@ -47,17 +47,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from tests.support.loopback import LoopbackService, authority, check_loopback
 
 __all__ = [
     "LoopbackCluster",
     "LoopbackServer",
     "Recorded",
     "RouteHandler",
+    "content_type_for",
     "http_cluster",
     "http_server",
 ]
@@ -121,19 +124,6 @@ _NOT_FOUND = _Route(
 )
 
 
-def _check_loopback(host: str) -> None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{host!r}: give a loopback IP literal (127.x.y.z or ::1)") from None
-    if not address.is_loopback:
-        raise ValueError(f"{host!r} is not a loopback address; this server only uses loopback")
-
-
-def _authority(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 @functools.cache
 def _gzip_zeros(size: int, block_size: int = 1 << 20) -> bytes:
     """A gzip member whose content is ``size`` zero bytes, built in well under a second for 1 GB.
@@ -170,7 +160,9 @@ _CONTENT_TYPES = {
 }
 
 
-def _content_type_for(path: Path, head: bytes) -> str:
+def content_type_for(path: Path, head: bytes) -> str:
+    """The Content-Type a static file is served with: by extension, ``.xml`` sniffed from
+    its first bytes (RSS, Atom or plain XML)."""
     suffix = path.suffix.lower()
     if suffix == ".xml":
         if b"<rss" in head:
@@ -202,7 +194,7 @@ class _StaticDir:
         except OSError:
             return None
         return _Route(
-            headers=(("Content-Type", _content_type_for(target, data[:512])),),
+            headers=(("Content-Type", content_type_for(target, data[:512])),),
             payload=data,
             delay=self.delay,
             etag=f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
@@ -537,7 +529,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             started=time.monotonic(),
             finished=0.0,
             server_address=str(self.server.server_address[0]),
-            client=_authority(str(client[0]), int(client[1])),
+            client=authority(str(client[0]), int(client[1])),
         )
         self._record = record
         self._keys = _Stats.keys(record)
@@ -718,7 +710,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))  # OSError once the peer is gone
 
 
-class LoopbackServer(_RoutesMixin, _StatsMixin):
+class LoopbackServer(_RoutesMixin, _StatsMixin, LoopbackService):
     """An HTTP/1.1 server on one loopback address, run from a background thread."""
 
     def __init__(
@@ -729,7 +721,7 @@ class LoopbackServer(_RoutesMixin, _StatsMixin):
         routes: _RouteTable | None = None,
         extra_stats: Sequence[_Stats] = (),
     ) -> None:
-        _check_loopback(host)
+        check_loopback(host)
         self.host = host
         self._requested_port = port
         self._routes = routes if routes is not None else _RouteTable()
@@ -787,17 +779,6 @@ class LoopbackServer(_RoutesMixin, _StatsMixin):
             self._serve_thread.join(max(0.0, deadline - time.monotonic()))
             self._serve_thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def running(self) -> bool:
         return self._httpd is not None
@@ -812,7 +793,7 @@ class LoopbackServer(_RoutesMixin, _StatsMixin):
 
     @property
     def base_url(self) -> str:
-        return f"http://{_authority(self.host, self.port)}"
+        return f"http://{authority(self.host, self.port)}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else f"/{path}")
@@ -846,7 +827,7 @@ class LoopbackServer(_RoutesMixin, _StatsMixin):
         return f"<LoopbackServer {where}>"
 
 
-class LoopbackCluster(_RoutesMixin, _StatsMixin):
+class LoopbackCluster(_RoutesMixin, _StatsMixin, LoopbackService):
     """One server per loopback address (127.0.0.2 ... 127.0.0.(n+1) by default), one route table.
 
     With ``port=0`` every address gets the same port when it is free everywhere (retried a
@@ -863,7 +844,7 @@ class LoopbackCluster(_RoutesMixin, _StatsMixin):
                 raise ValueError("n_hosts must be between 1 and 253")
             hosts = [f"127.0.0.{index}" for index in range(2, n_hosts + 2)]
         for host in hosts:
-            _check_loopback(host)
+            check_loopback(host)
         self.hosts: list[str] = list(hosts)
         self._requested_port = port
         self._routes = _RouteTable()
@@ -908,17 +889,6 @@ class LoopbackCluster(_RoutesMixin, _StatsMixin):
         for server in servers:
             server.stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __len__(self) -> int:
         return len(self.servers)
 
@@ -952,7 +922,7 @@ class LoopbackCluster(_RoutesMixin, _StatsMixin):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.httpserver",
+        prog="python -m tests.support.httpserver",
         description="Serve a directory over HTTP/1.1 on loopback.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
@@ -965,7 +935,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hosts = [host.strip() for host in args.hosts.split(",") if host.strip()] or [args.host]
     for host in hosts:
         try:
-            _check_loopback(host)
+            check_loopback(host)
         except ValueError as exc:
             parser.error(str(exc))
     if not args.routes_dir.is_dir():
@@ -995,8 +965,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- pytest fixtures (imported into tests/conftest.py) --------------------------------------
 
 
-# ``name=`` lets a test module import these under another name (``from tests.httpserver import
-# http_server as _http_server``) without ruff's F811 on every test that takes the fixture.
+# ``name=`` lets a test module import these under another name (``from
+# tests.support.httpserver import http_server as _http_server``) without ruff's F811 on every
+# test that takes the fixture.
 @pytest.fixture(name="http_server")
 def http_server() -> Iterator[LoopbackServer]:
     """A started ``LoopbackServer`` on 127.0.0.1, stopped after the test."""

@@ -13,24 +13,20 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from tests.support.loopback import LoopbackService, check_loopback, free_port
 
 __all__ = ["REDIS_SERVER", "RedisServer", "free_port"]
 
 REDIS_SERVER = shutil.which("redis-server")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
+class RedisServer(LoopbackService):
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1") -> None:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server not found on PATH")
+        check_loopback(host)
         self.host = host
         self.port = port or free_port(host)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -95,14 +91,3 @@ class RedisServer:
         if directory is not None:
             with contextlib.suppress(OSError):
                 directory.cleanup()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,22 +12,17 @@ Only loopback addresses are accepted, on both sides.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import select
 import socket
 import threading
-from types import TracebackType
 from typing import Self
+
+from tests.support.loopback import LoopbackService, check_loopback
 
 __all__ = ["TcpProxy"]
 
 JOIN_TIMEOUT = 5.0
 BUFFER = 64 * 1024
-
-
-def _check_loopback(host: str) -> None:
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"{host!r} is not a loopback address")
 
 
 class _Link:
@@ -78,7 +73,7 @@ class _Link:
                 self.proxy._forget(self)
 
 
-class TcpProxy:
+class TcpProxy(LoopbackService):
     """Forward ``host:port`` (port 0: a free one) to ``target_host:target_port``."""
 
     def __init__(
@@ -90,8 +85,8 @@ class TcpProxy:
         port: int = 0,
         connect_timeout: float = 5.0,
     ) -> None:
-        _check_loopback(host)
-        _check_loopback(target_host)
+        check_loopback(host)
+        check_loopback(target_host)
         self.host = host
         self.target = (target_host, target_port)
         self.connect_timeout = connect_timeout
@@ -147,17 +142,6 @@ class TcpProxy:
 
     def stop(self) -> None:
         self.pause()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- state -------------------------------------------------------------------------------
 

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-EXE = shutil.which("newsingest", path=str(Path(sys.executable).parent))
+from tests.support.cli import EXE
 
-
-def service_env(**values: str) -> dict[str, str]:
-    """The caller's environment without NEWSINGEST_* (test-service overrides kept), plus values."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("NEWSINGEST_") or k.startswith("NEWSINGEST_TEST_")
-    }
-    env.update({f"NEWSINGEST_{k.upper()}": v for k, v in values.items()})
-    return env
+__all__ = ["WorkerProcess", "celery_worker", "wait_for"]
 
 
 class WorkerProcess:

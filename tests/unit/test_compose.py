@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from newsingest.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

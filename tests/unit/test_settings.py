@@ -112,7 +112,7 @@ def test_every_field_is_documented() -> None:
 def test_readme_documents_every_setting() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name in Settings.model_fields:
         assert f"| `NEWSINGEST_{name.upper()}` |" in readme, name
 
