@@ -137,28 +137,48 @@ def test_a_canonical_link_to_the_site_root_is_ignored(engine: Any) -> None:
     assert article(engine, b).canonical_hash == b  # its own URL instead
 
 
+#: What ``while_the_first_holds`` records when the second transaction waits for the first's lock.
+WAITED = ["second waits on a lock", "first commits", "second done"]
+
+
 def while_the_first_holds(
     engine: Any, first: Callable[[Any], None], second: Callable[[Any], None]
-) -> float:
-    """``first`` in a transaction (in a thread) that commits 0.5 s after it ran, ``second``
-    in another transaction started meanwhile; the seconds ``second``'s transaction took."""
+) -> list[str]:
+    """PostgreSQL: ``first`` in a transaction (in a thread) held open until ``second``, run in
+    another transaction meanwhile, is seen waiting on an advisory lock (or 10 s pass); the
+    events in the order they happened (``WAITED`` when the second waited for the first)."""
+    events: list[str] = []
     ran = threading.Event()
+    second_pid: list[int] = []
+
+    def second_waits_on_a_lock() -> bool:
+        query = sa.text("SELECT wait_event FROM pg_stat_activity WHERE pid = :pid")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if second_pid:
+                with engine.connect() as probe:
+                    if probe.execute(query, {"pid": second_pid[0]}).scalar() == "advisory":
+                        return True
+            time.sleep(0.02)
+        return False
 
     def hold() -> None:
         with engine.begin() as conn:
             first(conn)
             ran.set()
-            time.sleep(0.5)  # commits only after the second transaction has started
+            if second_waits_on_a_lock():
+                events.append("second waits on a lock")
+            events.append("first commits")
 
     thread = threading.Thread(target=hold)
     thread.start()
     assert ran.wait(10)
-    start = time.monotonic()
     with engine.begin() as conn:
+        second_pid.append(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
         second(conn)
-    waited = time.monotonic() - start
+        events.append("second done")
     thread.join()
-    return waited
+    return events
 
 
 @pytest.mark.integration
@@ -179,7 +199,7 @@ def test_concurrent_copies_on_postgresql_cannot_both_be_first(postgres_url: str)
             results["second"] = record_extracted(conn, second_h, fields("p2", "a b c"))
             results["canon_b"] = record_extracted(conn, canon_b, fields("shared", "d e f"))
 
-        assert while_the_first_holds(engine, first, second) > 0.3
+        assert while_the_first_holds(engine, first, second) == WAITED
         assert results["first"].kind is None
         assert results["second"].kind == "near"
         assert results["second"].duplicate_of == article(engine, first_h).id
@@ -287,7 +307,7 @@ def test_a_concurrent_batch_on_postgresql_waits_and_links_every_copy(postgres_ur
                 conn, [Extracted(h[2], fields("y2"), y ^ 1), Extracted(h[3], fields("x2"), x ^ 1)]
             )
 
-        assert while_the_first_holds(engine, first, second) > 0.3
+        assert while_the_first_holds(engine, first, second) == WAITED
         assert [r.kind for r in results["a"]] == [None, None]
         assert [(r.kind, r.duplicate_of) for r in results["b"]] == [
             ("near", article(engine, h[1]).id),
