@@ -703,7 +703,7 @@ GROUP_LABELS = {
 
 
 def newsingest_exe() -> str:
-    from tests.workerproc import EXE
+    from tests.support.cli import EXE
 
     if not EXE:
         raise SystemExit("the newsingest console script is not installed in this venv")
@@ -711,7 +711,7 @@ def newsingest_exe() -> str:
 
 
 def service_env(**values: str) -> dict[str, str]:
-    from tests.workerproc import service_env as env
+    from tests.support.cli import service_env as env
 
     # No stray .env: the processes run in a scratch directory (cwd), see Bench.workdir.
     return env(log_level="INFO", **values)
@@ -719,7 +719,7 @@ def service_env(**values: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def celery_worker(env: dict[str, str], concurrency: int, cwd: Path) -> Iterator[Any]:
-    from tests.workerproc import celery_worker as worker
+    from tests.support.workerproc import celery_worker as worker
 
     with worker(env, "--concurrency", str(concurrency), cwd=cwd, ready_timeout=120) as proc:
         time.sleep(1.0)  # the children load the model in worker_process_init
