@@ -154,7 +154,7 @@ def poll_cmd(
         check_model(s)
     bound = engine()
     if s.broker_url and not inline:
-        from ingest.scheduler import PollTaskSender, enqueue_due
+        from ingest.dispatch import PollTaskSender, enqueue_due
 
         with infrastructure("broker"):
             sender = PollTaskSender.from_settings(s)

@@ -87,8 +87,8 @@ def scheduler_cmd() -> None:
     import signal
     import threading
 
+    from ingest.dispatch import PollTaskSender, run_scheduler
     from ingest.enqueue import CeleryEnqueuer
-    from ingest.scheduler import PollTaskSender, run_scheduler
 
     s = settings()
     if s.broker_url is None:
