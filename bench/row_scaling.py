@@ -109,8 +109,9 @@ def row_scaling(b: Bench) -> None:
 
 
 async def _fetch_all(settings: Any, urls: Sequence[str]) -> tuple[int, int, float]:
-    from ingest.fetch import HostLimiter, fetch_page
+    from ingest.fetch import fetch_page
     from ingest.http import make_client
+    from ingest.politeness import HostLimiter
     from schemas.errors import NewsIngestError
 
     limiter = HostLimiter.from_settings(settings)
