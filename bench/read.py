@@ -511,7 +511,8 @@ def measure_store(
     backend: str, admin: str, bases: Sequence[Base], repeats: int, result: Result, log: Log
 ) -> None:
     """Bench row 6's method with and without the search index maintained."""
-    from bench.pipeline import load_articles, synthetic_entities
+    from bench.row_store import synthetic_entities
+    from bench.services import load_articles
     from schemas.db import make_engine, upgrade
     from schemas.models import ArticleStatus
     from workers.store import ArticleResult, store_results

@@ -64,7 +64,7 @@ def resolve_labels(value: str | None) -> tuple[str, ...] | None:
     return tuple(out) or None
 
 
-# The same folding as workers.nlp.normalize_key (the read side may not import workers/);
+# The same folding as workers.entity_keys.normalize_key (the read side may not import workers/);
 # tests/unit/test_query_filters.py checks that both agree.
 HONORIFICS = frozenset(
     {

@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     retry_backoff_base: float = Field(
         default=2.0,
         gt=0,
-        description="Seconds before the first retry; doubles each time (each wait jittered "
-        "between 50 % and 150 % of it).",
+        description="Seconds before the first retry of a task or an in-process entity batch; "
+        "doubles each time, each wait jittered between 50 % and 150 % of it and at most "
+        "NEWSINGEST_RETRY_BACKOFF_MAX (schemas.errors.backoff).",
     )
     retry_backoff_max: float = Field(
         default=120.0, gt=0, description="Longest wait between two retries, in seconds."

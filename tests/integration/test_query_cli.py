@@ -9,26 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from newsingest.cli import app
-from schemas.db import dispose_engines, make_engine
+from schemas.db import make_engine
 from schemas.models import utcnow
-from schemas.settings import get_settings
+from tests.support.cli import invoke
 from tests.support.readside import add_article, add_feed
 
 pytestmark = pytest.mark.integration
-runner = CliRunner()
 HOSTILE_TITLE = "<script>alert('x')</script> \x1b[31mred\x1b[0m [bold]markup[/bold]"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(app, list(args))
-    finally:
-        dispose_engines()
-    return result.exit_code, result.stdout, result.stderr
+    return invoke(*args)
 
 
 @pytest.fixture

@@ -105,6 +105,6 @@ def test_any_cursor_text_is_refused_cleanly(text: str) -> None:
      "Zürich", "ＡＢＣ", "O'Neil", "Mrs", "the", "Emmanuel Macron’s"],
 )  # fmt: skip
 def test_fold_name_agrees_with_the_entity_store(name: str) -> None:
-    from workers.nlp import normalize_key
+    from workers.entity_keys import normalize_key
 
     assert fold_name(name) == normalize_key(name, "PERSON")
