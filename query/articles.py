@@ -1,11 +1,13 @@
-"""Articles: the filtered, searched, keyset-paginated list, and one article in full.
+"""Articles: the filtered, searched, keyset-paginated list (one article in full:
+:mod:`query.article`; the search's backend side: :mod:`query.fulltext`).
 
 Keyset pagination: each page continues strictly after the (sort key, id) of the previous
 page's last row, so rows inserted meanwhile never shift a page (no repeat, no skip), unlike
 OFFSET. Sorts: ``published`` (published_at DESC NULLS LAST, id DESC), ``fetched``
 (fetched_at DESC, id DESC), ``relevance`` (score DESC, id DESC; searches only). Relevance is
 ``ts_rank_cd`` on PostgreSQL (a function of the row and the query: stable across pages) and
-``-bm25`` on SQLite. bm25 also depends on corpus statistics (how many articles hold a word),
+``-bm25`` on SQLite, over the newest :data:`RANK_WINDOW` matches (older matches follow,
+newest first; see :func:`list_articles`). bm25 also depends on corpus statistics (how many articles hold a word),
 so on SQLite every article that arrives between two pages shifts every score and a relevance
 cursor loses its place: relevance paging on SQLite is exact only while nothing is written
 (the time sorts, and PostgreSQL's relevance, are exact always).
@@ -14,37 +16,27 @@ cursor loses its place: relevance paging on SQLite is exact only while nothing i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from query.errors import InvalidQuery, NotFound
 from query.filters import Cursor, Filters, Sort, decode_cursor, encode_cursor
+from query.fulltext import Search
 from query.labels import fold_name
-from query.search import SearchQuery, parse
-from schemas.fulltext import pg_all_configs, pg_config_name
-from schemas.models import Article, Entity, Feed, Mention, as_utc
-from schemas.urls import host_of, url_hash
+from query.search import parse
+from query.tables import ARTICLE, ENTITY, FEED, MENTION
+from schemas.models import as_utc
+from schemas.urls import host_of
 
-ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
-ENTITY: sa.Table = Entity.__table__  # type: ignore[attr-defined]
-MENTION: sa.Table = Mention.__table__  # type: ignore[attr-defined]
-FEED: sa.Table = Feed.__table__  # type: ignore[attr-defined]
-
-HL_START, HL_END = "\x02", "\x03"
-"""Marks around a highlighted word in a snippet (the CLI renders them)."""
 MAX_LIMIT = 1000
-LARGE_MATCH = 2000
-"""SQLite: above this many matches a search walks the time index (see Search.apply)."""
 RANK_WINDOW = 1000
 """Relevance ranks this many of the newest matches; older ones follow newest first."""
-NEAR_DISTANCE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,147 +57,6 @@ class ArticleRow:
 class Page:
     rows: list[ArticleRow]
     next_cursor: str | None
-
-
-class Search:
-    """A parsed query bound to a backend: its conditions, score and snippets."""
-
-    def __init__(self, conn: Connection, query: SearchQuery, language: str | None) -> None:
-        self.query = query
-        self.pg = conn.dialect.name == "postgresql"
-        configs = [pg_config_name(language)] if language else pg_all_configs()
-        self.empty = False
-        if self.pg:
-            positive, negative = pg_tsqueries(conn, query, configs)
-            self.empty = positive is None
-            self.tsquery = sa.text("CAST(:tsq AS tsquery)").bindparams(tsq=positive or "")
-            self.negative = None
-            if negative is not None:
-                self.negative = sa.text("CAST(:tsq_not AS tsquery)").bindparams(tsq_not=negative)
-            self.fts: Any = None
-        else:
-            # SQLite: membership from the FTS5 doclist (and for a common word the time
-            # index drives the scan, see apply); scores from one FTS5 cursor (see scores).
-            fts = sa.table("article_fts", sa.column("rowid", sa.Integer))
-            self.fts = fts
-            self.match = sa.literal_column("article_fts").op("MATCH")(
-                sa.bindparam("fts_q", query.fts5(), unique=True)
-            )
-            self.large = (
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(fts).where(self.match)
-                ).scalar_one()
-                > LARGE_MATCH
-            )
-
-    @property
-    def vector(self) -> ColumnElement[Any]:
-        return sa.literal_column("article.search_vector")
-
-    def score(self) -> ColumnElement[Any]:
-        """PostgreSQL's rank of a row (SQLite ranks in :func:`_sqlite_ranked`)."""
-        # float8: a float4 would come back rounded to its shortest text form, and the
-        # cursor's key would then no longer compare equal to the row's own score.
-        return sa.cast(sa.func.ts_rank_cd(self.vector, self.tsquery), DOUBLE_PRECISION)
-
-    def apply(self, stmt: sa.Select[Any], walk_index: bool = False) -> sa.Select[Any]:
-        """The search's conditions on ``stmt``. ``walk_index``: the statement is ordered or
-        bounded by time (SQLite: for a common word, walking the time index and checking each
-        row's membership stops after a page, where fetching every match's row took ~0.2 s).
-        """
-        if self.pg:
-            if self.empty:  # only words the stemmers drop (stop words): nothing to find
-                return stmt.where(sa.false())
-            stmt = stmt.where(self.vector.op("@@")(self.tsquery))
-            if self.negative is not None:
-                stmt = stmt.where(sa.not_(self.vector.op("@@")(self.negative)))
-            return stmt
-        ids = sa.select(self.fts.c.rowid).where(self.match)
-        if self.large and walk_index:
-            # "id + 0" keeps the planner from fetching each match by rowid: it walks the
-            # index of the ORDER BY (or of the time range) and checks membership instead.
-            return stmt.where((ARTICLE.c.id + 0).in_(ids))
-        return stmt.where(ARTICLE.c.id.in_(ids))
-
-    def scores(self, conn: Connection, ids: Sequence[int]) -> dict[int, float]:
-        """SQLite: -bm25 of these rows, from one FTS5 cursor ("rowid + 0": FTS5 would
-        otherwise look each rowid up with a fresh cursor, recomputing its statistics)."""
-        if not ids:
-            return {}
-        stmt = sa.text(
-            "SELECT rowid, -bm25(article_fts, 10.0, 1.0) FROM article_fts "
-            "WHERE article_fts MATCH :fts_q AND rowid + 0 IN :ids"
-        ).bindparams(sa.bindparam("ids", expanding=True), fts_q=self.query.fts5(), ids=list(ids))
-        return {int(i): float(sc) for i, sc in conn.execute(stmt)}
-
-    def snippets(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        stmt: Any
-        if self.pg:
-            options = (
-                f"StartSel={HL_START}, StopSel={HL_END}, MaxWords=30, MinWords=12, "
-                'MaxFragments=2, FragmentDelimiter=" … "'
-            )
-            stmt = sa.select(
-                ARTICLE.c.id,
-                sa.func.ts_headline(
-                    sa.func.newsingest_ts_config(ARTICLE.c.language),
-                    ARTICLE.c.text,
-                    self.tsquery,
-                    sa.literal(options),
-                ),
-            ).where(ARTICLE.c.id.in_(list(ids)))
-        else:
-            stmt = sa.text(
-                "SELECT rowid, snippet(article_fts, -1, :hs, :he, '…', 24) FROM article_fts "
-                "WHERE article_fts MATCH :fts_q AND rowid IN :ids"
-            ).bindparams(
-                sa.bindparam("ids", expanding=True),
-                hs=HL_START,
-                he=HL_END,
-                fts_q=self.query.fts5(),
-                ids=list(ids),
-            )
-        return {int(row[0]): str(row[1] or "") for row in conn.execute(stmt)}
-
-
-def pg_tsqueries(
-    conn: Connection, query: SearchQuery, configs: Sequence[str]
-) -> tuple[str | None, str | None]:
-    """The tsquery texts (positive, excluded) of a parsed query on PostgreSQL.
-
-    Each term goes through ``websearch_to_tsquery`` under every configuration the index may
-    have used (the article's language chose its stemmer), in one round trip; the distinct
-    results are OR-ed per term, the terms combined as the syntax says (OR within a clause,
-    AND between clauses). Deduplicating matters: 30 configurations mostly give the same
-    lexeme, and a tsquery with 30 copies made every search several times slower. The
-    pieces are PostgreSQL's own output, so joining them with ``&``/``|`` stays valid syntax;
-    the result is bound as a parameter. A term that every configuration drops (a stop word)
-    is left out, as websearch_to_tsquery does; None when nothing is left."""
-    terms = [t for clause in query.clauses for t in clause] + list(query.excluded)
-    texts = [t.websearch() for t in terms]
-    rows = conn.execute(
-        sa.text(
-            "SELECT DISTINCT t.i, websearch_to_tsquery(c::regconfig, t.q)::text "
-            "FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS t(q, i), "
-            "unnest(CAST(:cfgs AS text[])) AS c"
-        ),
-        {"qs": texts, "cfgs": list(configs)},
-    ).all()
-    lexemes: dict[int, list[str]] = {}
-    for index, text in sorted(rows):
-        if text:
-            lexemes.setdefault(int(index) - 1, []).append(f"({text})")
-    position = 0
-    clauses = []
-    for clause in query.clauses:
-        parts = [q for i in range(position, position + len(clause)) for q in lexemes.get(i, [])]
-        position += len(clause)
-        if parts:
-            clauses.append("(" + " | ".join(parts) + ")")
-    excluded = [q for i in range(position, len(terms)) for q in lexemes.get(i, [])]
-    return (" & ".join(clauses) or None), (" | ".join(excluded) or None)
 
 
 def entity_article_ids(entity: str, labels: Sequence[str] | None) -> sa.Select[Any]:
@@ -461,137 +312,3 @@ def _relevance_page(
     found += list(rest)
     keys += [{"p": _published_key(r), "w": stored} for r in rest]
     return found, keys
-
-
-@dataclass(frozen=True, slots=True)
-class EntityCount:
-    label: str
-    name: str
-    key: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Related:
-    id: int
-    relation: str  # "original", "duplicate" (same canonical page), "near-duplicate"
-    url: str
-    title: str | None
-    distance: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleDetail:
-    fields: dict[str, Any]
-    text: str
-    entities: list[EntityCount] = field(default_factory=list)
-    related: list[Related] = field(default_factory=list)
-
-
-def find_article_id(conn: Connection, ref: str) -> int:
-    """An article by id or URL (any form of it that normalises to the same URL)."""
-    text = ref.strip()
-    if text.isdigit():
-        found = conn.execute(sa.select(ARTICLE.c.id).where(ARTICLE.c.id == int(text))).scalar()
-    else:
-        try:
-            digest = url_hash(text)
-        except ValueError:
-            raise InvalidQuery(f"{ref!r} is neither an article id nor a URL") from None
-        found = conn.execute(
-            sa.select(ARTICLE.c.id).where(
-                sa.or_(ARTICLE.c.url_hash == digest, ARTICLE.c.url == text)
-            )
-        ).scalar()
-    if found is None:
-        raise NotFound(f"no article {ref!r}")
-    return int(found)
-
-
-def entity_counts(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[EntityCount]]:
-    """Each article's entities (most mentioned first), in one query for all of them."""
-    out: dict[int, list[EntityCount]] = {i: [] for i in article_ids}
-    if not article_ids:
-        return out
-    stmt = (
-        sa.select(
-            MENTION.c.article_id, ENTITY.c.label, ENTITY.c.name, ENTITY.c.key, MENTION.c.count
-        )
-        .join(ENTITY, ENTITY.c.id == MENTION.c.entity_id)
-        .order_by(MENTION.c.article_id, MENTION.c.count.desc(), ENTITY.c.key, ENTITY.c.label)
-    )
-    if conn.dialect.name == "postgresql":
-        # One array parameter: psycopg parsing a 1,000-parameter IN list per export chunk
-        # cost more than the query.
-        ids = sa.bindparam("ids", list(article_ids), type_=ARRAY(sa.Integer))
-        stmt = stmt.where(MENTION.c.article_id == sa.func.any(ids))
-    else:
-        stmt = stmt.where(MENTION.c.article_id.in_(list(article_ids)))
-    for article_id, label, name, key, count in conn.execute(stmt).all():
-        out[article_id].append(EntityCount(label, name, key, count))
-    return out
-
-
-DETAIL_FIELDS = (
-    "id", "url", "canonical_url", "title", "authors", "published_at", "published_source",
-    "language", "site_name", "image", "word_count", "status", "status_reason", "feed_id",
-    "fetched_at", "processed_at", "nlp_model", "nlp_model_version", "text_hash",
-    "duplicate_of",
-)  # fmt: skip
-
-
-def _hamming(a: int, b: int) -> int:
-    return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
-
-
-def related_articles(conn: Connection, row: Any) -> list[Related]:
-    """The original this one duplicates, its own duplicates, and near-duplicates by SimHash."""
-    cols = (ARTICLE.c.id, ARTICLE.c.url, ARTICLE.c.title, ARTICLE.c.status, ARTICLE.c.simhash)
-    out: list[Related] = []
-    seen = {row.id}
-    if row.duplicate_of is not None:
-        original = conn.execute(sa.select(*cols).where(ARTICLE.c.id == row.duplicate_of)).first()
-        if original is not None:
-            out.append(Related(original.id, "original", original.url, original.title))
-            seen.add(original.id)
-    copies = conn.execute(
-        sa.select(*cols).where(ARTICLE.c.duplicate_of == row.id).order_by(ARTICLE.c.id)
-    ).all()
-    for c in copies:
-        relation = "duplicate" if c.status == "duplicate" else "near-duplicate"
-        dist = _hamming(c.simhash, row.simhash) if None not in (c.simhash, row.simhash) else None
-        out.append(Related(c.id, relation, c.url, c.title, dist))
-        seen.add(c.id)
-    if row.simhash is not None:
-        bands = [row.simhash_b0, row.simhash_b1, row.simhash_b2, row.simhash_b3]
-        band_cols = [ARTICLE.c.simhash_b0, ARTICLE.c.simhash_b1, ARTICLE.c.simhash_b2]
-        conds = [c == b for c, b in zip([*band_cols, ARTICLE.c.simhash_b3], bands, strict=True)]
-        candidates = conn.execute(
-            sa.select(*cols).where(sa.or_(*conds), ARTICLE.c.id.not_in(list(seen))).limit(200)
-        ).all()
-        for c in candidates:
-            if c.simhash is None:
-                continue
-            dist = _hamming(c.simhash, row.simhash)
-            if dist <= NEAR_DISTANCE:
-                out.append(Related(c.id, "near-duplicate", c.url, c.title, dist))
-    return out
-
-
-def get_article(conn: Connection, ref: str) -> ArticleDetail:
-    """One article in full: every field, its text, its entities and its (near) duplicates."""
-    article_id = find_article_id(conn, ref)
-    row = conn.execute(sa.select(ARTICLE).where(ARTICLE.c.id == article_id)).one()
-    values = {name: getattr(row, name) for name in DETAIL_FIELDS}
-    for name in ("published_at", "fetched_at", "processed_at"):
-        values[name] = as_utc(values[name])
-    if row.feed_id is not None:
-        values["feed_url"] = conn.execute(
-            sa.select(FEED.c.url).where(FEED.c.id == row.feed_id)
-        ).scalar()
-    return ArticleDetail(
-        fields=values,
-        text=row.text or "",
-        entities=entity_counts(conn, [article_id])[article_id],
-        related=related_articles(conn, row),
-    )

@@ -17,10 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from query.articles import ARTICLE, ENTITY, MENTION, ArticleRow, conditions, list_articles
+from query.articles import ArticleRow, conditions, list_articles
 from query.errors import InvalidQuery, NotFound
 from query.filters import Filters, Sort
 from query.labels import fold_name, kind_of, named_labels
+from query.tables import ARTICLE, ENTITY, MENTION
 from schemas.models import as_utc, utcnow
 
 MAX_TOP = 500

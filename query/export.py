@@ -30,11 +30,14 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from query.articles import ARTICLE, Search, conditions, entity_counts
+from query.article import entity_counts
+from query.articles import conditions
 from query.errors import InvalidQuery
 from query.filters import Filters, Sort
+from query.fulltext import Search
 from query.guard import deadline
 from query.search import parse
+from query.tables import ARTICLE
 from schemas.models import as_utc
 
 CHUNK = 1000

@@ -147,7 +147,7 @@ def article_cmd(
     no_text: Annotated[bool, typer.Option("--no-text", help="Leave the text out.")] = False,
 ) -> None:
     """One article: metadata (and where its date came from), text, entities, duplicates."""
-    from query.articles import get_article
+    from query.article import get_article
 
     with reading() as conn, refusals():
         detail = get_article(conn, ref)

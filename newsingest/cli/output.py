@@ -23,8 +23,8 @@ from rich.text import Text
 from sqlalchemy.engine import Connection
 
 from newsingest.cli.common import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INFRA, err, out
-from query.articles import HL_END, HL_START
 from query.errors import InvalidQuery, NotFound, QueryTimeout
+from query.fulltext import HL_END, HL_START
 from schemas.errors import ConfigError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CONFIG", "EXIT_INFRA", "err", "out"]

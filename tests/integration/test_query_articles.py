@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from query.articles import get_article, list_articles, resolve_feed
+from query.article import get_article
+from query.articles import list_articles, resolve_feed
 from query.entities import show_entity, top_entities
 from query.errors import InvalidQuery, NotFound
 from query.filters import Filters, Sort, parse_time
@@ -132,7 +133,7 @@ def test_pagination_never_repeats_or_skips_while_articles_arrive(
     # many: SQLite's plan for a common word (walk the time index, check membership)
     monkeypatch.setattr("query.articles.RANK_WINDOW", window)
     if large:
-        monkeypatch.setattr("query.articles.LARGE_MATCH", 0)
+        monkeypatch.setattr("query.fulltext.LARGE_MATCH", 0)
     arrivals = not (sort is Sort.RELEVANCE and database_url.startswith("sqlite"))
     # SQLite's bm25 depends on corpus statistics, so every arrival shifts every score and a
     # relevance cursor cannot hold its place (documented in query/articles.py): there,

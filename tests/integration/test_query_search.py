@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from query.articles import HL_END, HL_START, list_articles
+from query.articles import list_articles
 from query.errors import InvalidQuery
 from query.filters import Filters, Sort
+from query.fulltext import HL_END, HL_START
 from tests.support.readside import add_article, database
 
 pytestmark = pytest.mark.integration
@@ -184,5 +185,5 @@ def test_the_plan_for_many_matches_finds_the_same(
 ) -> None:
     engine, _ = docs
     expected = {query: found(engine, query) for query, _ in CASES}
-    monkeypatch.setattr("query.articles.LARGE_MATCH", 0)
+    monkeypatch.setattr("query.fulltext.LARGE_MATCH", 0)
     assert {query: found(engine, query) for query, _ in CASES} == expected
