@@ -7,10 +7,10 @@ OFFSET. Sorts: ``published`` (published_at DESC NULLS LAST, id DESC), ``fetched`
 (fetched_at DESC, id DESC), ``relevance`` (score DESC, id DESC; searches only). Relevance is
 ``ts_rank_cd`` on PostgreSQL (a function of the row and the query: stable across pages) and
 ``-bm25`` on SQLite, over the newest :data:`RANK_WINDOW` matches (older matches follow,
-newest first; see :func:`list_articles`). bm25 also depends on corpus statistics (how many articles hold a word),
-so on SQLite every article that arrives between two pages shifts every score and a relevance
-cursor loses its place: relevance paging on SQLite is exact only while nothing is written
-(the time sorts, and PostgreSQL's relevance, are exact always).
+newest first; see :func:`list_articles`). bm25 also depends on corpus statistics (how many
+articles hold a word), so on SQLite every article that arrives between two pages shifts
+every score and a relevance cursor loses its place: relevance paging on SQLite is exact
+only while nothing is written (the time sorts, and PostgreSQL's relevance, are exact always).
 """
 
 from __future__ import annotations
