@@ -134,8 +134,8 @@ class PerHostTransport(httpx.AsyncBaseTransport):
     """A small guarded connection pool per origin instead of one big pool.
 
     httpcore's pool re-scans every queued request against every connection on each request
-    event, which is quadratic in the pool size: with 80 connections over 20 hosts the poll was
-    CPU-bound in that scan (bench row 5). Per-origin pools keep each scan to a few connections.
+    event, which is quadratic in the pool size, so a poll over many hosts becomes CPU-bound in
+    that scan. Per-origin pools keep each scan to a few connections.
     Politeness (how many requests a host gets at once) is the HostLimiter's job, not this.
     """
 

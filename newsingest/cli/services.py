@@ -49,8 +49,7 @@ def worker_cmd(
     engine()  # refuses an uninitialised database before any worker forks
     if ENTITIES_QUEUE in wanted:
         # Loaded before the prefork children exist: they share it (copy-on-write) instead of
-        # each loading the pipeline and py3langid's model again (profiled: the language
-        # model alone was most of a child's CPU on its first batches).
+        # each loading the pipeline and py3langid's model again.
         from workers.nlp import get_pipeline, resolve_model, warm_language_detection
 
         get_pipeline(resolve_model(s))
