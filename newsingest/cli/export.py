@@ -63,17 +63,21 @@ def export_cmd(
             raise fail("--format parquet writes binary: give -o FILE or redirect stdout")
     # Timeouts apply per chunk inside iter_records, not to the whole (long) export.
     with reading(timeout=False) as conn, refusals():
+        from query.guard import deadline
         from schemas.settings import get_settings
 
-        filters = build_filters(
-            conn, search=search, entity=entity, label=label, feed=feed, lang=lang,
-            since=since, until=until, status=status,
-        )  # fmt: skip
-        chunks = export.iter_records(conn, filters, timeout=get_settings().query_timeout)
+        limit = get_settings().query_timeout
+        with deadline(conn, limit):  # the preparation as one read; the stream per chunk
+            filters = build_filters(
+                conn, search=search, entity=entity, label=label, feed=feed, lang=lang,
+                since=since, until=until, status=status,
+            )  # fmt: skip
+            total = export.count_matching(conn, filters) if output is not None else 0
+        chunks = export.iter_records(conn, filters, timeout=limit)
         if output is None:
             written = _write(fmt, chunks, None, lambda n: None)
         else:
-            written = _to_file(fmt, chunks, output, export.count_matching(conn, filters))
+            written = _to_file(fmt, chunks, output, total)
     if output is not None:
         err.print(f"{written} article(s) written to {output}")
 
