@@ -213,6 +213,15 @@ class Settings(BaseSettings):
         "`serve` listens on loopback only, without authentication.",
     )
 
+    # Read side (issue 16)
+    query_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a read (articles, article, entities, each step of an export) may "
+        "run before it is cancelled.",
+    )
+
     @model_validator(mode="after")
     def _poll_bounds(self) -> Settings:
         if self.min_poll_interval > self.max_poll_interval:

@@ -7,7 +7,20 @@ import logging
 
 import typer
 
-from newsingest.cli import admin, demo, dlq, feeds, model, poll, services, status
+from newsingest.cli import (
+    admin,
+    articles,
+    demo,
+    dlq,
+    entities,
+    export,
+    feeds,
+    model,
+    poll,
+    serve,
+    services,
+    status,
+)
 from schemas.errors import ConfigError
 from schemas.settings import get_settings
 
@@ -32,7 +45,7 @@ def _setup() -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-for group in (admin, feeds, poll, services, dlq, demo, model, status):
+for group in (admin, feeds, poll, services, dlq, demo, model, status, articles, entities, export, serve):
     group.register(app)
 
 
