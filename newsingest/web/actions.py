@@ -37,7 +37,9 @@ def feed_rows(conn: Connection) -> list[dict[str, Any]]:
 
     extra = {
         r.id: r
-        for r in conn.execute(sa.select(FEED.c.id, FEED.c.kind, FEED.c.active, FEED.c.respect_robots))
+        for r in conn.execute(
+            sa.select(FEED.c.id, FEED.c.kind, FEED.c.active, FEED.c.respect_robots)
+        )
     }
     rows = []
     for h in feed_health(conn):
@@ -82,7 +84,8 @@ async def add_feeds(
     db: WebDB, urls: list[str], *, discover: bool, respect_robots: bool = True
 ) -> Added:
     """Subscribe (all or nothing); with ``discover``, to the feeds each page advertises."""
-    from ingest.feedlist import add_feeds as add, validate_urls
+    from ingest.feedlist import add_feeds as add
+    from ingest.feedlist import validate_urls
 
     urls = [u.strip() for u in urls if u.strip()]
     if not urls:

@@ -10,13 +10,13 @@ from newsingest.web import actions
 from newsingest.web.db import WebDB
 from newsingest.web.models import (
     MAX_LIMIT,
-    Id,
     DeadLetterPage,
     FeedAdd,
     FeedAdded,
     FeedList,
     FeedOut,
     Health,
+    Id,
     Ready,
     Replayed,
     StatusOut,
@@ -114,9 +114,7 @@ async def add_feeds(db: DB, body: FeedAdd) -> FeedAdded:
     result = await actions.add_feeds(
         db, body.urls, discover=body.discover, respect_robots=body.respect_robots
     )
-    return FeedAdded(
-        added=result.added, duplicates=result.duplicates, discovered=result.discovered
-    )
+    return FeedAdded(added=result.added, duplicates=result.duplicates, discovered=result.discovered)
 
 
 @api.get("/feeds/{feed_id}", response_model=FeedOut, responses=problems(404))

@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from newsingest.web import api_ops, problems
 from newsingest.web.actions import replay_enqueuer
 from newsingest.web.db import WebDB
-from newsingest.web.security import LOOPBACK_HOSTS, Guard
+from newsingest.web.render import LoginRequired
+from newsingest.web.security import LOOPBACK_HOSTS, Guard, token_or_session
 from schemas.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +91,7 @@ def create_app(
         "Errors are RFC 9457 problem details.",
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served below, behind the token like every read
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -100,6 +102,11 @@ def create_app(
 
     app.state.registry, _ = build_registry(settings)
     problems.install(app)
+    app.add_exception_handler(LoginRequired, _to_login)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(token_or_session)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     app.include_router(api_ops.health)
     app.include_router(api_ops.health, prefix=API_PREFIX, include_in_schema=False)
@@ -112,24 +119,22 @@ def create_app(
         include_in_schema=False,
         response_class=Response,
     )
-    from newsingest.web import docs, pages_ops
+    from newsingest.web import api_read, docs, pages_ops, pages_read
 
     app.include_router(docs.router)
     app.include_router(pages_ops.router)
-    _add_read_routes(app)
+    app.include_router(api_read.api, prefix=API_PREFIX)
+    app.include_router(pages_read.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _middleware(app)
     return app
 
 
-def _add_read_routes(app: FastAPI) -> None:
-    """Articles and entities: the read side's routes and pages."""
-    try:
-        from newsingest.web import api_read, pages_read
-    except ImportError:  # pragma: no cover - until the read side is merged
-        return
-    app.include_router(api_read.api, prefix=API_PREFIX)
-    app.include_router(pages_read.router)
+async def _to_login(request: Request, exc: Exception) -> Response:
+    from urllib.parse import quote
+
+    path = exc.path if isinstance(exc, LoginRequired) else "/"
+    return RedirectResponse("/login?next=" + quote(path, safe="/"), status_code=303)
 
 
 def _middleware(app: FastAPI) -> None:

@@ -44,8 +44,6 @@ def bar_chart(
             f"<title>{escape(name)}: {value}</title></rect>"
         )
         if i % every == 0:
-            parts.append(
-                f'<text class="tick" x="{x:.1f}" y="{height - 6}">{escape(name)}</text>'
-            )
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{height - 6}">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

@@ -18,12 +18,11 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from sqlalchemy.engine import Engine
 
+from query.guard import deadline, read_engine
 from schemas.db import make_engine, session_scope
 from schemas.settings import Settings
 
 T = TypeVar("T")
-
-DEFAULT_STATEMENT_TIMEOUT = 10.0
 
 
 class WebDB:
@@ -33,9 +32,9 @@ class WebDB:
         self.settings = settings
         self.url = settings.database_url
         self.writer: Engine = make_engine(self.url)
-        self.reader: Engine = self.writer  # TODO(issue16 merge): query.guard.read_engine
-        timeout = getattr(settings, "query_timeout", None) or DEFAULT_STATEMENT_TIMEOUT
-        self.timeout: float = statement_timeout or timeout
+        # Reads begin deferred on SQLite (a WAL snapshot that never blocks the pipeline).
+        self.reader: Engine = read_engine(self.url)
+        self.timeout: float = statement_timeout or settings.query_timeout
         pool = self.reader.pool
         size = getattr(pool, "size", lambda: 5)() + max(0, getattr(pool, "_max_overflow", 10))
         self.limiter = CapacityLimiter(max(2, size))
@@ -49,9 +48,7 @@ class WebDB:
         return await self.call(self._read, fn, *args)
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.reader.connect() as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(self.timeout * 1000)}")
+        with self.reader.connect() as conn, conn.begin(), deadline(conn, self.timeout):
             return fn(conn, *args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -73,4 +70,3 @@ class WebDB:
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
-

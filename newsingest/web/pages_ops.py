@@ -17,7 +17,6 @@ from newsingest.web.render import (
     logged_in,
     page,
     safe_next,
-    session_of,
 )
 from newsingest.web.security import BrowserSession, guard_of
 
@@ -45,13 +44,12 @@ async def login(request: Request) -> Response:
     target = safe_next(str(form.get("next") or "/"))
     token = form.get("token")
     if not isinstance(token, str) or not guard.login(token):
-        response = page(
+        return page(
             request,
             "login.html",
             {"next": target, "login_error": "that is not the API token"},
             status_code=401,
         )
-        return response
     response = RedirectResponse(target, status_code=303)
     # A fresh session id at login: an id planted before it is worth nothing after.
     guard.set_cookie(request, response, guard.new_session(authenticated=True))
@@ -109,9 +107,7 @@ async def add_feed(request: Request, _: Visitor) -> Response:
         )
     except Problem as exc:
         return back("/feeds", error=exc.detail)
-    found = "".join(
-        f" ({len(v)} found on {k})" for k, v in result.discovered.items() if [k] != v
-    )
+    found = "".join(f" ({len(v)} found on {k})" for k, v in result.discovered.items() if [k] != v)
     return back(
         "/feeds",
         flash=f"{len(result.added)} added, {len(result.duplicates)} already subscribed{found}",
@@ -151,7 +147,9 @@ async def replay(request: Request, _: Visitor, letter_id: int) -> Response:
     check_form(request, await request.form())
     db = db_of(request)
     try:
-        result = await actions.replay(db, letter_id, request.app.state.enqueuer_factory(db.settings))
+        result = await actions.replay(
+            db, letter_id, request.app.state.enqueuer_factory(db.settings)
+        )
     except Problem as exc:
         return back("/dead-letters", error=exc.detail)
     where = (
@@ -159,4 +157,6 @@ async def replay(request: Request, _: Visitor, letter_id: int) -> Response:
         if result["deferred"]
         else "sent to the entity stage"
     )
-    return back("/dead-letters", flash=f"dead letter {letter_id} replayed: its articles are {where}")
+    return back(
+        "/dead-letters", flash=f"dead letter {letter_id} replayed: its articles are {where}"
+    )

@@ -165,4 +165,4 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: PROBLEM_SCHEMA for status in statuses}
+    return dict.fromkeys(statuses, PROBLEM_SCHEMA)

@@ -32,7 +32,14 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
 
+def _href(value: Any) -> str:
+    """A link target from data: http(s) only (no ``javascript:``), else nothing."""
+    text = str(value or "")
+    return text if text.lower().startswith(("http://", "https://")) else "#"
+
+
 _env.filters["when"] = _when
+_env.filters["href"] = _href
 
 
 class LoginRequired(Exception):
@@ -107,9 +114,7 @@ def back(path: str, *, flash: str = "", error: str = "") -> RedirectResponse:
 
 
 def render_error(request: Request, problem: Problem) -> Response:
-    response = page(
-        request, "error.html", {"problem": problem}, status_code=problem.status
-    )
+    response = page(request, "error.html", {"problem": problem}, status_code=problem.status)
     for key, value in problem.headers.items():
         response.headers[key] = value
     return response

@@ -18,9 +18,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from newsingest.web.problems import Problem
@@ -99,7 +101,9 @@ class Guard:
         return BrowserSession(sid=data["sid"], authenticated=bool(data.get("auth")) or self.open)
 
     def new_session(self, *, authenticated: bool) -> BrowserSession:
-        return BrowserSession(sid=secrets.token_urlsafe(18), authenticated=authenticated or self.open)
+        return BrowserSession(
+            sid=secrets.token_urlsafe(18), authenticated=authenticated or self.open
+        )
 
     def set_cookie(self, request: Request, response: Response, session: BrowserSession) -> None:
         value = self._signer.dumps({"sid": session.sid, "auth": int(session.authenticated)})
@@ -122,9 +126,7 @@ class Guard:
         return hmac.new(self._key, b"csrf:" + session.sid.encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, session: BrowserSession | None, given: str | None) -> None:
-        if session is None or not given or not hmac.compare_digest(
-            self.csrf_token(session), given
-        ):
+        if session is None or not given or not hmac.compare_digest(self.csrf_token(session), given):
             raise Problem(
                 403,
                 "csrf",
@@ -137,6 +139,27 @@ def guard_of(request: Request) -> Guard:
     return guard
 
 
-async def require_token(request: Request) -> None:
-    """Dependency of every API route except the health checks."""
+_scheme = HTTPBearer(
+    auto_error=False,
+    description="NEWSINGEST_API_TOKEN (not needed when the server runs without one, "
+    "on loopback only)",
+)
+
+
+async def require_token(
+    request: Request, _credentials: Annotated[object, Depends(_scheme)] = None
+) -> None:
+    """Dependency of every API route except the health checks (the scheme documents it in
+    the OpenAPI schema; the check itself is :meth:`Guard.check_bearer`)."""
     guard_of(request).check_bearer(request)
+
+
+async def token_or_session(
+    request: Request, _credentials: Annotated[object, Depends(_scheme)] = None
+) -> None:
+    """The API schema: for API clients (token) and for the logged-in dashboard (cookie)."""
+    guard = guard_of(request)
+    session = guard.session(request)
+    if session is not None and session.authenticated:
+        return
+    guard.check_bearer(request)
