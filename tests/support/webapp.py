@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from schemas.models import DeadLetter, Feed, utcnow
 from tests.support.readside import add_article, add_feed, database
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef"  # noqa: S105 - a test token
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 DEAD_LETTER = DeadLetter.__table__  # type: ignore[attr-defined]
 FEED = Feed.__table__  # type: ignore[attr-defined]
