@@ -16,13 +16,18 @@ MAX_NAMES = 200
 
 
 def entity_html(text: str, mentions: Sequence[ArticleMention]) -> Markup:
-    """``text`` with each entity's name (whole words, case-sensitive) wrapped in a link
-    ``<a class="ent KIND">``; longer names first, never overlapping."""
+    """``text`` with each entity's name (whole words, case-sensitive; a person's surname too)
+    wrapped in a link ``<a class="ent KIND">``; longer names first, never overlapping."""
     names: dict[str, ArticleMention] = {}
     for m in mentions[:MAX_NAMES]:
         name = m.entity.name.strip()
         if len(name) >= 2 and name not in names:
             names[name] = m
+    for m in mentions[:MAX_NAMES]:
+        # A person named in full is usually named again by surname alone ("Merkel").
+        words = m.entity.name.split()
+        if m.entity.kind == "people" and len(words) > 1 and len(words[-1]) >= 3:
+            names.setdefault(words[-1], m)
     if not names:
         return escape(text)
     ordered = sorted(names, key=len, reverse=True)

@@ -140,8 +140,7 @@ async def entity(
 ) -> Response:
     db = db_of(request)
     view = await db.read(entity_detail, entity_id, 15, 15)
-    since = "30d" if interval is Interval.DAY else "72h"
-    points = (await db.read(timeline, entity_id, interval, since, None))["points"]
+    points = (await db.read(timeline, entity_id, interval, None, None))["points"]
     fmt = "%m-%d" if interval is Interval.DAY else "%m-%d %H:00"
     chart = [(p["start"].strftime(fmt), p["articles"]) for p in points]
     return page(
