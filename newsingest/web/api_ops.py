@@ -27,7 +27,7 @@ from newsingest.web.security import require_token
 #: Public: liveness and readiness, for compose and load balancers.
 health = APIRouter(tags=["health"])
 #: Everything else needs the token.
-api = APIRouter(dependencies=[Depends(require_token)], responses=problems(401, 422, 503))
+api = APIRouter(dependencies=[Depends(require_token)], responses=problems(400, 401, 422, 503))
 
 
 def db_of(request: Request) -> WebDB:

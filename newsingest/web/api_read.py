@@ -25,7 +25,7 @@ from newsingest.web.security import require_token
 from query.filters import Sort
 from query.timeline import Interval
 
-api = APIRouter(dependencies=[Depends(require_token)], responses=problems(400, 401, 422, 503))
+api = APIRouter(dependencies=[Depends(require_token)], responses=problems(400, 401, 404, 422, 503))
 
 Text = Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)]
 Short = Annotated[str | None, Query(max_length=100)]

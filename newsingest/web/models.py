@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 MAX_LIMIT = 200
 MAX_QUERY_LENGTH = 500
 MAX_URL_LENGTH = 2048
-MAX_ID = 2**62
-"""Ids past this are refused before they reach a driver (SQLite integers are 64-bit)."""
+MAX_ID = 2**31 - 1
+"""Ids are INTEGER columns (32-bit on PostgreSQL): larger ones are refused before a query."""
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 

@@ -90,6 +90,9 @@ def from_exception(exc: BaseException) -> Problem:
         return Problem(
             exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}) or None
         )
+    if isinstance(exc, sqlalchemy.exc.DataError):
+        # A value the column cannot hold (an id past 32 bits in a filter, say): bad input.
+        return Problem(400, "invalid-value", "a value is out of range for the database")
     if isinstance(exc, DatabaseUnavailable | sqlalchemy.exc.OperationalError):
         return Problem(
             503,
@@ -138,6 +141,7 @@ def install(app: FastAPI) -> None:
         StarletteHTTPException,
         NewsIngestError,
         sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.DataError,
         Exception,
     ):
         app.add_exception_handler(kind, _handle)

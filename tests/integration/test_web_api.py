@@ -66,7 +66,7 @@ def run(room: Newsroom, enqueuer: RecordingEnqueuer) -> Iterator[Callable[..., N
 
         asyncio.run(main())
 
-    yield go
+    return go
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -75,7 +75,8 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     body = response.json()
     assert body["status"] == status
     assert body["type"].startswith("https://")
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     return body  # type: ignore[no-any-return]
 
 
@@ -111,9 +112,7 @@ def test_every_route_but_the_health_checks_needs_the_token(
     run(scenario)
 
 
-def test_articles_filters_search_and_keyset_pages(
-    run: Callable[..., None], room: Newsroom
-) -> None:
+def test_articles_filters_search_and_keyset_pages(run: Callable[..., None], room: Newsroom) -> None:
     async def scenario(c: httpx.AsyncClient) -> None:
         h = bearer()
         seen: list[int] = []
@@ -122,9 +121,11 @@ def test_articles_filters_search_and_keyset_pages(
             page = (await c.get(url, headers=h)).json()
             seen += [item["id"] for item in page["items"]]
             assert len(page["items"]) <= 7
-            url = f"/api/v1/articles?limit=7&entity=Berlin&cursor={page['next']}" if page[
-                "next"
-            ] else ""
+            url = (
+                f"/api/v1/articles?limit=7&entity=Berlin&cursor={page['next']}"
+                if page["next"]
+                else ""
+            )
         assert len(seen) == len(set(seen)) == 32  # every Berlin article once, no repeat
         found = (await c.get("/api/v1/articles?q=merkel macron", headers=h)).json()["items"]
         assert [a["id"] for a in found] == [room.article_id]
@@ -151,13 +152,15 @@ def test_one_article_and_entities(run: Callable[..., None], room: Newsroom) -> N
         assert names["Angela Merkel"]["kind"] == "people"
         assert names["Berlin"]["id"] == room.entity_id
         top = (await c.get("/api/v1/entities?since=30d", headers=h)).json()["items"]
-        assert top[0]["name"] == "Berlin" and top[0]["articles"] == 32
+        assert top[0]["name"] == "Berlin"
+        assert top[0]["articles"] == 32
         one = (await c.get(f"/api/v1/entities/{room.entity_id}", headers=h)).json()
         assert one["articles"] == 32
         assert {t["name"] for t in one["together"]} >= {"Angela Merkel", "Siemens"}
         assert len(one["latest"]) == 10
         days = (await c.get(f"/api/v1/entities/{room.entity_id}/timeline", headers=h)).json()
-        assert days["interval"] == "day" and len(days["points"]) == 30
+        assert days["interval"] == "day"
+        assert len(days["points"]) == 30
         assert sum(p["articles"] for p in days["points"]) == 32
         hours = await c.get(
             f"/api/v1/entities/{room.entity_id}/timeline?interval=hour&since=24h", headers=h
@@ -240,7 +243,8 @@ def test_feeds_add_remove_reactivate(
         assert (await c.delete(f"/api/v1/feeds/{room.feed_id}", headers=h)).status_code == 204
         problem(await c.get(f"/api/v1/feeds/{room.feed_id}/health", headers=h), 404)
         back = await c.post(f"/api/v1/feeds/{room.hostile_feed_id}/reactivate", headers=h)
-        assert back.json()["state"] != "deactivated" and back.json()["active"] is True
+        assert back.json()["state"] != "deactivated"
+        assert back.json()["active"] is True
         inactive = (await c.get("/api/v1/feeds?active=false", headers=h)).json()["items"]
         assert inactive == []
 
@@ -268,7 +272,8 @@ def test_status_dead_letters_and_replay(
         h = bearer()
         status = (await c.get("/api/v1/status", headers=h)).json()
         assert status["dead_letters_open"] == 1
-        assert status["feeds_total"] == 2 and status["feeds_active"] == 1
+        assert status["feeds_total"] == 2
+        assert status["feeds_active"] == 1
         assert status["unhealthy"][0]["title"] == HOSTILE
         assert any("dead letter" in p for p in status["problems"])
         letters = (await c.get("/api/v1/dead-letters", headers=h)).json()

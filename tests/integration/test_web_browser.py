@@ -92,7 +92,8 @@ def test_log_in_search_article_entity(
     shot(page, screenshots, "login-refused")
     log_in(page, base)
     cookie = next(c for c in page.context.cookies() if c["name"] == "newsingest_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
     assert TOKEN not in cookie["value"]
     assert page.locator("#articles-chart svg rect.bar").count() == 72
     shot(page, screenshots, "overview")
@@ -210,7 +211,8 @@ def test_forms_refuse_a_missing_csrf_token(site: tuple[str, Newsroom]) -> None:
         refused = c.post("/login", data={"token": TOKEN, "next": "/"})
         assert refused.status_code == 403
         logged = c.post("/login", data={"token": TOKEN, "next": "//evil.example/", "csrf": csrf})
-        assert logged.status_code == 303 and logged.headers["location"] == "/"
+        assert logged.status_code == 303
+        assert logged.headers["location"] == "/"
         page = c.get("/feeds")
         assert page.status_code == 200
         forged = c.post(f"/feeds/{room.feed_id}/remove", data={"csrf": csrf})
