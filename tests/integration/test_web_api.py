@@ -328,3 +328,33 @@ def test_without_a_token_loopback_names_only(room: Newsroom) -> None:
             assert problem(rebound, 421)["detail"].startswith("no API token")
 
     asyncio.run(main())
+
+
+def test_a_slow_database_call_does_not_block_the_event_loop(
+    room: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one request waits on the database (in a worker thread), the loop answers others."""
+    import time
+
+    from newsingest.web import actions
+
+    real = actions.feed_rows
+
+    def slow(conn: Any) -> list[dict[str, Any]]:
+        time.sleep(1.0)
+        return real(conn)
+
+    monkeypatch.setattr(actions, "feed_rows", slow)
+    app = create_app(load_settings(database_url=room.url, api_token=TOKEN))
+
+    async def main() -> None:
+        async with client(app) as c:
+            started = time.perf_counter()
+            slow_call = asyncio.create_task(c.get("/api/v1/feeds", headers=bearer()))
+            await asyncio.sleep(0.1)
+            assert (await c.get("/healthz")).status_code == 200
+            assert time.perf_counter() - started < 0.6
+            assert (await slow_call).status_code == 200
+            assert time.perf_counter() - started >= 1.0
+
+    asyncio.run(main())
