@@ -233,14 +233,25 @@ def run(args: argparse.Namespace, log: Log) -> list[Row]:
     return rows
 
 
-def render(rows: Sequence[Row], args: argparse.Namespace, started: datetime) -> str:
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def render(
+    rows: Sequence[Row], args: argparse.Namespace, started: datetime, load: tuple[float, float]
+) -> str:
     cores = len(os.sched_getaffinity(0))
-    load1, load5, _ = os.getloadavg()
     lines = [
-        f"{started:%Y-%m-%d %H:%M} UTC, `python -m bench.web --articles {args.articles} "
-        f"--clients {args.clients} --seconds {args.seconds:g}`; {platform.processor() or platform.machine()}, "
-        f"{cores} cores shared by the server, PostgreSQL and the load generator (load average "
-        f"before the run {load1:.1f} / {load5:.1f}); PostgreSQL on loopback; one uvicorn process.",
+        f"{started:%Y-%m-%d %H:%M} UTC, `python -m bench web --articles {args.articles} "
+        f"--clients {args.clients} --seconds {args.seconds:g}`; {cpu_name()}, {cores} cores "
+        "shared by the server, PostgreSQL and the load generator (load average before the run "
+        f"{load[0]:.1f} / {load[1]:.1f}, 1 / 5 min); one uvicorn process; PostgreSQL on loopback.",
         "",
         "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | errors | target p95 | |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -266,12 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "web-results.md")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
+    load1, load5, _ = os.getloadavg()
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     rows = run(args, log)
-    table = render(rows, args, started)
+    table = render(rows, args, started, (load1, load5))
     print(table)
     args.output.write_text(table, "utf-8")
     return 0 if all(r.passed for r in rows) else 1
@@ -279,4 +291,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

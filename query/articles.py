@@ -5,8 +5,10 @@ page's last row, so rows inserted meanwhile never shift a page (no repeat, no sk
 OFFSET. Sorts: ``published`` (published_at DESC NULLS LAST, id DESC), ``fetched``
 (fetched_at DESC, id DESC), ``relevance`` (score DESC, id DESC; searches only). Relevance is
 ``ts_rank_cd`` on PostgreSQL (a function of the row and the query: stable across pages) and
-``-bm25`` on SQLite (it also depends on corpus statistics, so while articles arrive a
-relevance page on SQLite can shift slightly; the time sorts never do).
+``-bm25`` on SQLite. bm25 also depends on corpus statistics (how many articles hold a word),
+so on SQLite every article that arrives between two pages shifts every score and a relevance
+cursor loses its place: relevance paging on SQLite is exact only while nothing is written
+(the time sorts, and PostgreSQL's relevance, are exact always).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -112,7 +115,9 @@ class Search:
 
     def score(self) -> ColumnElement[Any]:
         if self.pg:
-            return sa.func.ts_rank_cd(self.vector, self.tsquery)
+            # float8: a float4 would come back rounded to its shortest text form, and the
+            # cursor's key would then no longer compare equal to the row's own score.
+            return sa.cast(sa.func.ts_rank_cd(self.vector, self.tsquery), DOUBLE_PRECISION)
         return self.fts.c.score  # type: ignore[no-any-return]
 
     def apply(self, stmt: sa.Select[Any]) -> sa.Select[Any]:

@@ -91,14 +91,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def json_line(record: Record) -> str:
+    """One JSON line: UTF-8 as is, but U+2028/U+2029 escaped, since line-splitting readers
+    (Python's splitlines, JavaScript before ES2019) take them for line ends."""
+    text = json.dumps(record, ensure_ascii=False, default=_json_default)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
+
+
 def write_jsonl(
     chunks: Iterator[list[Record]], out: IO[str], progress: Callable[[int], None]
 ) -> int:
     total = 0
     for chunk in chunks:
-        out.write(
-            "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in chunk)
-        )
+        out.write("".join(json_line(r) for r in chunk))
         total += len(chunk)
         progress(len(chunk))
     return total

@@ -1,6 +1,6 @@
 """Fault tests with real processes: Redis, PostgreSQL, `newsingest worker` (Celery prefork).
 
-Each test breaks one thing in the middle of a run and checks the promise of the README
+Each test breaks one thing in the middle of a run and checks the promise of docs/design.md
 ("At-least-once processing, exactly-once storage"): every article of the run ends up stored
 exactly once -- one row per URL, status ``processed`` by the test model, and exactly the
 mentions the model finds in its text (counts not doubled, no entity twice).

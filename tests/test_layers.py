@@ -58,6 +58,12 @@ def test_the_workers_never_import_the_ingest_side() -> None:
     assert not {"ingest", "newsingest"} & loaded
 
 
+def test_the_command_line_starts_without_loading_the_pipeline() -> None:
+    loaded = imported_by(["newsingest.cli"])
+    assert "typer" in loaded
+    assert not {"trafilatura", "celery", "spacy"} & loaded
+
+
 def test_the_import_contracts_hold() -> None:
     exe = Path(sys.executable).with_name("lint-imports")
     run = subprocess.run(

@@ -109,14 +109,6 @@ def test_every_field_is_documented() -> None:
         assert field.description, f"{name} has no description"
 
 
-def test_readme_documents_every_setting() -> None:
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for name in Settings.model_fields:
-        assert f"| `NEWSINGEST_{name.upper()}` |" in readme, name
-
-
 def test_poll_interval_bounds_must_be_ordered(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSINGEST_MIN_POLL_INTERVAL", "7200")
     monkeypatch.setenv("NEWSINGEST_MAX_POLL_INTERVAL", "3600")

@@ -4,6 +4,9 @@ the database and broker failures turned into one-line errors.
 Exit codes: 0 done; 1 bad input (an invalid URL, an unreadable file); 2 bad configuration or
 usage; 3 infrastructure unavailable (database, broker); 4 ``status --check`` found something
 that needs a person.
+
+Command modules import the pipeline (trafilatura, Celery, spaCy) inside their commands, so that
+``--help``, ``config`` and ``status`` start without loading it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from newsingest.cli.common import (
     session,
     settings,
 )
-from newsingest.wiring import make_enqueuer
 
 dlq_app = typer.Typer(help="Dead letters: messages that failed for good.", no_args_is_help=True)
 
@@ -64,6 +63,7 @@ def dlq_replay(
     everything: Annotated[bool, typer.Option("--all", help="Replay every open one.")] = False,
 ) -> None:
     """Send dead letters through the entity stage again (after the cause is fixed)."""
+    from newsingest.wiring import make_enqueuer
     from workers.replay import replay
 
     if not ids and not everything:

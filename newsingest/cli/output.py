@@ -18,21 +18,16 @@ from typing import Any
 
 import sqlalchemy.exc
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import Connection
 
+from newsingest.cli.common import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INFRA, err, out
 from query.articles import HL_END, HL_START
 from query.errors import InvalidQuery, NotFound, QueryTimeout
 from schemas.errors import ConfigError
 
-EXIT_BAD_INPUT = 1
-EXIT_CONFIG = 2
-EXIT_INFRA = 3
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["EXIT_BAD_INPUT", "EXIT_CONFIG", "EXIT_INFRA", "err", "out"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SNIPPET_CONTROL = re.compile(r"[\x00\x01\x04-\x08\x0b-\x1f\x7f-\x9f]")  # keeps the marks
 _MARKS = re.compile(f"[{HL_START}{HL_END}]")
@@ -92,7 +87,8 @@ def _json_default(value: Any) -> Any:
 
 
 def json_line(record: Any) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+    text = json.dumps(record, ensure_ascii=False, default=_json_default)
+    sys.stdout.write(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

@@ -19,8 +19,6 @@ from newsingest.cli.common import (
     out,
     settings,
 )
-from newsingest.wiring import make_enqueuer, make_extractor
-from schemas.queue import FETCH_QUEUE
 from schemas.settings import Settings
 
 commands = Commands()
@@ -86,6 +84,7 @@ def poll_once(
     from rich.progress import Progress
 
     from ingest.poll import run_poll
+    from newsingest.wiring import make_enqueuer, make_extractor
 
     extractor = make_extractor(s)
     try:
@@ -169,6 +168,7 @@ def poll_cmd(
     bound = engine()
     if s.broker_url and not inline:
         from ingest.scheduler import PollTaskSender, enqueue_due
+        from schemas.queue import FETCH_QUEUE
 
         with infrastructure("broker"):
             sender = PollTaskSender.from_settings(s)
@@ -207,6 +207,8 @@ def sweep_cmd(
     with infrastructure("database"), bound.begin() as conn:
         hashes = queued_older_than(conn, timedelta(seconds=older_than))
     with infrastructure("broker"):
+        from newsingest.wiring import make_enqueuer
+
         sent = make_enqueuer(s).send(hashes) if hashes else 0
     where = "re-sent to the extract queue" if s.broker_url else "processed in-process"
     out.print(f"{sent} article(s) {where}")

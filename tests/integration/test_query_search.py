@@ -86,7 +86,8 @@ def test_search_syntax_gives_the_same_articles_on_both_backends(
 
 @pytest.mark.parametrize(
     "query",
-    ['NEAR(x', "*", '"', 'a"b', "\\", "title:x", "x AND", "(", ")", "^x", "col:*", "'; drop table article; --",
+    ['NEAR(x', "*", '"', 'a"b', "\\", "title:x", "x AND", "(", ")", "^x", "col:*",
+     "'; drop table article; --",
      "\"unterminated phrase", "AND OR NOT", "{a b}", "x NOT y", "script"],
 )  # fmt: skip
 def test_hostile_queries_never_raise_a_database_error(
@@ -139,7 +140,7 @@ def test_ranking_puts_title_and_frequent_matches_first(database_url: str) -> Non
 
 
 def test_snippets_mark_the_matched_words(docs: tuple[Engine, dict[str, int]]) -> None:
-    engine, ids = docs
+    engine, _ = docs
     with engine.connect() as conn:
         page = list_articles(conn, Filters(search="profits"))
     (row,) = page.rows

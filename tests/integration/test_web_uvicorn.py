@@ -72,7 +72,7 @@ def test_no_token_no_listening_beyond_loopback(host: str) -> None:
 
 
 def test_a_short_token_is_a_configuration_error() -> None:
-    done = run_serve("--host", "0.0.0.0", token="short")
+    done = run_serve("--host", "0.0.0.0", token="short")  # noqa: S106
     assert done.returncode == 2
     assert "NEWSINGEST_API_TOKEN" in done.stderr
     assert "short" not in done.stderr.replace("shortly", "")

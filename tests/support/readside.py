@@ -73,9 +73,8 @@ def add_article(
 ) -> int:
     """An article (and its mentions: (label, name, count) each)."""
     _serial[0] += 1
-    url = (
-        url or f"https://news.example/a/{_serial[0]}-{hashlib.md5(title.encode()).hexdigest()[:6]}"
-    )  # noqa: S324
+    tag = hashlib.sha256(title.encode()).hexdigest()[:6]
+    url = url or f"https://news.example/a/{_serial[0]}-{tag}"
     values = {
         "url": url,
         "url_hash": hashlib.sha256(url.encode()).hexdigest(),

@@ -163,8 +163,8 @@ def test_snippets_mark_matches_after_escaping() -> None:
 
 def test_the_token_is_masked_in_config() -> None:
     s = load_settings(api_token=TOKEN)
-    assert s.masked()["api_token"] == "***"
+    assert s.masked()["api_token"] == "***"  # noqa: S105
     assert TOKEN not in repr(s)
     assert load_settings().masked()["api_token"] is None
     with pytest.raises(Exception, match="at least 16 characters"):
-        load_settings(api_token="short")
+        load_settings(api_token="short")  # noqa: S106
