@@ -69,34 +69,14 @@ class Search:
         self.query = query
         self.pg = conn.dialect.name == "postgresql"
         configs = [pg_config_name(language)] if language else pg_all_configs()
+        self.empty = False
         if self.pg:
-            # Stemmed with every configuration the index may have used (the article's own
-            # language decided its vector): a word matches under its language's stemmer.
-            # Each term is its own websearch_to_tsquery (a phrase becomes <->), combined with
-            # && and || so that OR binds tighter than AND as the syntax says. Configuration
-            # names come from schemas.fulltext, never from input; terms are bound parameters.
-            params: dict[str, str] = {}
-
-            def term(cfg: str, text: str, prefix: str = "q") -> str:
-                name = f"{prefix}{len(params)}"
-                params[name] = text
-                return f"websearch_to_tsquery('{cfg}', :{name})"
-
-            def per_config(cfg: str) -> str:
-                return " && ".join(
-                    "(" + " || ".join(term(cfg, t.websearch()) for t in clause) + ")"
-                    for clause in query.clauses
-                )
-
-            positive = " || ".join(f"({per_config(c)})" for c in configs)
-            self.tsquery = sa.text(f"({positive})").bindparams(**params)
+            positive, negative = pg_tsqueries(conn, query, configs)
+            self.empty = positive is None
+            self.tsquery = sa.text("CAST(:tsq AS tsquery)").bindparams(tsq=positive or "")
             self.negative = None
-            if query.excluded:
-                params = {}
-                ored = " || ".join(
-                    term(c, t.websearch(), "n") for c in configs for t in query.excluded
-                )
-                self.negative = sa.text(f"({ored})").bindparams(**params)
+            if negative is not None:
+                self.negative = sa.text("CAST(:tsq_not AS tsquery)").bindparams(tsq_not=negative)
             self.fts: Any = None
         else:
             self.fts = (
@@ -122,6 +102,8 @@ class Search:
 
     def apply(self, stmt: sa.Select[Any]) -> sa.Select[Any]:
         if self.pg:
+            if self.empty:  # only words the stemmers drop (stop words): nothing to find
+                return stmt.where(sa.false())
             stmt = stmt.where(self.vector.op("@@")(self.tsquery))
             if self.negative is not None:
                 stmt = stmt.where(sa.not_(self.vector.op("@@")(self.negative)))
@@ -158,6 +140,44 @@ class Search:
                 ids=list(ids),
             )
         return {int(row[0]): str(row[1] or "") for row in conn.execute(stmt)}
+
+
+def pg_tsqueries(
+    conn: Connection, query: SearchQuery, configs: Sequence[str]
+) -> tuple[str | None, str | None]:
+    """The tsquery texts (positive, excluded) of a parsed query on PostgreSQL.
+
+    Each term goes through ``websearch_to_tsquery`` under every configuration the index may
+    have used (the article's language chose its stemmer), in one round trip; the distinct
+    results are OR-ed per term, the terms combined as the syntax says (OR within a clause,
+    AND between clauses). Deduplicating matters: 30 configurations mostly give the same
+    lexeme, and a tsquery with 30 copies made every search several times slower. The
+    pieces are PostgreSQL's own output, so joining them with ``&``/``|`` stays valid syntax;
+    the result is bound as a parameter. A term that every configuration drops (a stop word)
+    is left out, as websearch_to_tsquery does; None when nothing is left."""
+    terms = [t for clause in query.clauses for t in clause] + list(query.excluded)
+    texts = [t.websearch() for t in terms]
+    rows = conn.execute(
+        sa.text(
+            "SELECT DISTINCT t.i, websearch_to_tsquery(c::regconfig, t.q)::text "
+            "FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS t(q, i), "
+            "unnest(CAST(:cfgs AS text[])) AS c"
+        ),
+        {"qs": texts, "cfgs": list(configs)},
+    ).all()
+    lexemes: dict[int, list[str]] = {}
+    for index, text in sorted(rows):
+        if text:
+            lexemes.setdefault(int(index) - 1, []).append(f"({text})")
+    position = 0
+    clauses = []
+    for clause in query.clauses:
+        parts = [q for i in range(position, position + len(clause)) for q in lexemes.get(i, [])]
+        position += len(clause)
+        if parts:
+            clauses.append("(" + " | ".join(parts) + ")")
+    excluded = [q for i in range(position, len(terms)) for q in lexemes.get(i, [])]
+    return (" & ".join(clauses) or None), (" | ".join(excluded) or None)
 
 
 def entity_article_ids(entity: str, labels: Sequence[str] | None) -> sa.Select[Any]:
