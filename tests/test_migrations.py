@@ -102,7 +102,8 @@ def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
 
 
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
-    return not is_search_object(name)
+    # The article listing index (0006) is dialect-specific, outside the models like search's.
+    return not is_search_object(name) and name != "ix_article_published_at_id"
 
 
 def upgrade_to_base(url: str) -> None:
