@@ -5,17 +5,20 @@ on the read side's 200,000-article PostgreSQL database.
     python -m bench web ...             (the same, from the pipeline bench's command)
 
 The database is the one ``bench.read`` generates and caches (its generator, not a second
-one). The server is ``newsingest serve`` in its own process on loopback (one uvicorn
-process, as compose runs it), with a token. The load: ``--clients`` coroutines in this
-process (httpx, one keep-alive connection each), each sending its next request as soon as
-the previous one is answered, for ``--seconds`` per endpoint, after 3 s of warm-up:
+one), copied once into ``newsingest_bench_web_<n>`` (so the read bench's own copy stays at
+its revision) and upgraded to this code's schema (``newsingest init``). The server is
+``newsingest serve`` in its own process on loopback (one uvicorn process, as compose runs
+it), with a token. The load: ``--clients`` coroutines in this process (httpx, one keep-alive
+connection each), each sending its next request as soon as the previous one is answered,
+for ``--seconds`` per endpoint, after ``--warmup`` seconds:
 
 - ``GET /api/v1/articles`` first page (20 rows, newest first);
 - the same with a deep cursor: the page after the 100,000th article (keyset: no OFFSET);
 - ``GET /api/v1/articles?q=`` rotating through the read bench's 16 matching searches
   (common word, rare word, phrase, text + entity + last 7 days), first page with snippets;
-- ``GET /api/v1/entities/{id}/timeline`` (per day, 30 days) rotating through the 50 most
-  mentioned entities.
+- ``GET /api/v1/entities/{id}/timeline`` (per day, 30 days) rotating through 50 entities:
+  every 20th of the 1,000 most mentioned (from the most mentioned of all, in over half the
+  articles, down to ones in a few hundred).
 
 Per endpoint: requests, requests/s, p50/p95/p99 latency as the client saw it (connection
 reuse, JSON parsing included), errors (any status but 200, or a transport error). Client and
@@ -96,6 +99,53 @@ def start_server(url: str, token: str, log: Log) -> tuple[subprocess.Popen[bytes
         time.sleep(0.3)
     proc.terminate()
     raise RuntimeError("newsingest serve was not ready within 60 s")
+
+
+def bench_database(admin: str, n: int, log: Log) -> str:
+    """The read bench's database, copied for this bench and upgraded to head."""
+    from bench.read import generate
+    from schemas.db import current_revision, head_revision, upgrade
+
+    source, gen = generate("postgresql", n, admin, log)
+    log(f"read bench database: {gen.articles} articles, {gen.mentions} mentions")
+    source_name = sa.engine.make_url(source).database
+    target = sa.engine.make_url(admin).set(database=f"newsingest_bench_web_{n}")
+    url = target.render_as_string(hide_password=False)
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            ).scalar()
+            if not exists:
+                log(f"copying {source_name} to {target.database} ...")
+                try:
+                    conn.execute(
+                        sa.text(f'CREATE DATABASE "{target.database}" TEMPLATE "{source_name}"')
+                    )
+                except sa.exc.OperationalError:  # the source is in use: dump and restore
+                    conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+                    restore(source, url)
+    finally:
+        engine.dispose()
+    if current_revision(url) != head_revision():
+        log(f"upgrading {target.database} to {head_revision()} ...")
+        upgrade(url)
+    return url
+
+
+def restore(source: str, target: str) -> None:
+    def libpq(url: str) -> str:
+        return (
+            sa.engine.make_url(url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+
+    dump = subprocess.Popen(["pg_dump", "-Fc", "-Z0", libpq(source)], stdout=subprocess.PIPE)
+    subprocess.run(["pg_restore", "--no-owner", "-d", libpq(target)], stdin=dump.stdout, check=True)
+    if dump.wait() != 0:
+        raise RuntimeError("pg_dump failed")
 
 
 def deep_cursor(url: str, depth: int) -> str:
@@ -198,10 +248,7 @@ async def load(
 
 
 def run(args: argparse.Namespace, log: Log) -> list[Row]:
-    from bench.read import generate
-
-    url, gen = generate("postgresql", args.articles, args.postgres, log)
-    log(f"database: {gen.articles} articles, {gen.mentions} mentions, {gen.entities} entities")
+    url = bench_database(args.postgres, args.articles, log)
     token = secrets.token_hex(24)
     plans = {
         "articles": ["/api/v1/articles"],
@@ -210,7 +257,7 @@ def run(args: argparse.Namespace, log: Log) -> list[Row]:
         ],
         "search": search_paths(log),
         "timeline": [
-            f"/api/v1/entities/{i}/timeline?interval=day" for i in top_entity_ids(url, 50)
+            f"/api/v1/entities/{i}/timeline?interval=day" for i in top_entity_ids(url, 1000)[::20]
         ],
     }
     proc, base = start_server(url, token, log)

@@ -358,3 +358,32 @@ def test_a_slow_database_call_does_not_block_the_event_loop(
             assert time.perf_counter() - started >= 1.0
 
     asyncio.run(main())
+
+
+def test_login_cookie_is_secure_over_https_and_the_token_is_never_logged(
+    room: Newsroom, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    app = create_app(load_settings(database_url=room.url, api_token=TOKEN))
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://127.0.0.1") as c:
+            form = await c.get("/login")
+            csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            done = await c.post("/login", data={"token": TOKEN, "next": "/", "csrf": csrf})
+            assert done.status_code == 303
+            cookie = done.headers["set-cookie"]
+            assert "secure" in cookie.lower()
+            assert "httponly" in cookie.lower()
+            assert "samesite=lax" in cookie.lower()
+            assert TOKEN not in cookie
+            await c.get("/api/v1/feeds", headers=bearer("wrong-token-wrong-token"))
+            await c.get("/api/v1/feeds", headers=bearer())
+        app.state.db.dispose()
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    assert TOKEN not in caplog.text
+    assert "wrong-token-wrong-token" not in caplog.text
