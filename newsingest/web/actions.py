@@ -3,7 +3,7 @@ front ends. Each function takes the app's :class:`WebDB`; errors are :class:`Pro
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ def feed_rows(conn: Connection) -> list[dict[str, Any]]:
     }
     rows = []
     for h in feed_health(conn):
-        row = asdict(h)
+        row = {f.name: getattr(h, f.name) for f in fields(h)}
         row["healthy"] = h.healthy
         e = extra.get(h.id)
         row["kind"] = e.kind if e else "unknown"
