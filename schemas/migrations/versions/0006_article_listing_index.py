@@ -1,13 +1,13 @@
-"""article listing index: (published_at DESC NULLS LAST, id DESC)
+"""article listing index: (COALESCE(published_at, lowest) DESC, id DESC)
 
 Revision ID: 0006
 Revises: 0004
 
-The order of every article listing (newest first, undated last, ties by id), so the first
-page and each keyset page read a few index entries instead of sorting every stored article.
-SQLite sorts NULL first ascending, so its plain DESC is already NULLS LAST (and it refuses
-the clause in an index). Dialect-specific, so not in the SQLModel metadata: the models test
-skips it by name (LISTING_INDEX).
+The order of every article listing by published time (newest first, undated last, ties by
+id) as query/articles.listing_key writes it, so the first page and each keyset page read a
+few index entries instead of sorting, or filtering, every stored article. The expression
+must stay identical to listing_key's for the planners to use the index. An expression
+index, so not in the SQLModel metadata: the models test skips it by name (LISTING_INDEX).
 """
 
 from collections.abc import Sequence
@@ -25,9 +25,11 @@ LISTING_INDEX = "ix_article_published_at_id"
 
 
 def upgrade() -> None:
-    nulls = " NULLS LAST" if op.get_bind().dialect.name == "postgresql" else ""
+    low = "'-infinity'::timestamptz" if op.get_bind().dialect.name == "postgresql" else "''"
     op.create_index(
-        LISTING_INDEX, "article", [sa.text(f"published_at DESC{nulls}"), sa.text("id DESC")]
+        LISTING_INDEX,
+        "article",
+        [sa.text(f"coalesce(published_at, {low}) DESC"), sa.text("id DESC")],
     )
 
 
