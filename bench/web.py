@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,12 @@ class Row:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds of the server process during the measured window
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request: what the load on the machine does not change."""
+        return self.server_cpu / max(1, len(self.latencies)) * 1000
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -148,6 +155,12 @@ def restore(source: str, target: str) -> None:
         raise RuntimeError("pg_dump failed")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def deep_cursor(url: str, depth: int) -> str:
     """The cursor of the page that starts after the ``depth``-th newest article."""
     from query.filters import Cursor, Filters, Sort, encode_cursor
@@ -210,11 +223,18 @@ def search_paths(log: Log) -> list[str]:
 
 
 async def load(
-    base: str, token: str, paths: Sequence[str], clients: int, seconds: float, warmup: float
+    base: str,
+    token: str,
+    paths: Sequence[str],
+    clients: int,
+    seconds: float,
+    warmup: float,
+    pid: int,
 ) -> tuple[list[float], int, float]:
     """``clients`` closed-loop clients for ``warmup`` + ``seconds``; latencies after warm-up."""
     latencies: list[float] = []
     errors = [0]
+    kinds: Counter[str] = Counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
@@ -223,6 +243,12 @@ async def load(
         start = time.perf_counter()
         measure_from = start + warmup
         end = measure_from + seconds
+
+        async def cpu_window() -> float:
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            before = cpu_seconds(pid)
+            await asyncio.sleep(max(0.0, end - time.perf_counter()))
+            return cpu_seconds(pid) - before
 
         async def one(worker: int) -> None:
             i = worker
@@ -234,17 +260,22 @@ async def load(
                     reply = await client.get(paths[i % len(paths)])
                     reply.json()
                     ok = reply.status_code == 200
-                except (httpx.HTTPError, ValueError):
+                    kind = f"HTTP {reply.status_code}: {reply.text[:120]}"
+                except (httpx.HTTPError, ValueError) as exc:
                     ok = False
+                    kind = type(exc).__name__
                 done = time.perf_counter()
                 if sent >= measure_from:
                     latencies.append(done - sent)
                     if not ok:
                         errors[0] += 1
+                        kinds[kind] += 1
                 i += clients
 
-        await asyncio.gather(*(one(w) for w in range(clients)))
-    return latencies, errors[0], seconds
+        cpu, *_ = await asyncio.gather(cpu_window(), *(one(w) for w in range(clients)))
+    for kind, n in kinds.most_common():
+        print(f"  error x{n}: {kind}", file=sys.stderr)
+    return latencies, errors[0], cpu
 
 
 def run(args: argparse.Namespace, log: Log) -> list[Row]:
@@ -265,13 +296,14 @@ def run(args: argparse.Namespace, log: Log) -> list[Row]:
     try:
         for name, paths in plans.items():
             log(f"{name}: {args.clients} clients x {args.seconds:g} s over {len(paths)} path(s)")
-            latencies, errors, seconds = asyncio.run(
-                load(base, token, paths, args.clients, args.seconds, args.warmup)
+            latencies, errors, cpu = asyncio.run(
+                load(base, token, paths, args.clients, args.seconds, args.warmup, proc.pid)
             )
-            row = Row(name, TARGETS_MS[name], latencies, errors, seconds)
+            row = Row(name, TARGETS_MS[name], latencies, errors, args.seconds, cpu)
             log(
-                f"  {len(latencies) / seconds:.0f} req/s, p50 {row.pct(50):.1f} ms, "
-                f"p95 {row.pct(95):.1f} ms, p99 {row.pct(99):.1f} ms, {errors} errors"
+                f"  {len(latencies) / row.seconds:.0f} req/s, p50 {row.pct(50):.1f} ms, "
+                f"p95 {row.pct(95):.1f} ms, p99 {row.pct(99):.1f} ms, {errors} errors, "
+                f"server CPU {row.cpu_ms:.1f} ms/request"
             )
             rows.append(row)
     finally:
@@ -300,14 +332,15 @@ def render(
         "shared by the server, PostgreSQL and the load generator (load average before the run "
         f"{load[0]:.1f} / {load[1]:.1f}, 1 / 5 min); one uvicorn process; PostgreSQL on loopback.",
         "",
-        "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | errors | target p95 | |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
+        "| target p95 | |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.name} | {len(r.latencies)} | {len(r.latencies) / r.seconds:.0f} | "
             f"{r.pct(50):.1f} | {r.pct(95):.1f} | {r.pct(99):.1f} | {r.errors} | "
-            f"< {r.target_ms:g} | {'pass' if r.passed else 'FAIL'} |"
+            f"{r.cpu_ms:.1f} | < {r.target_ms:g} | {'pass' if r.passed else 'FAIL'} |"
         )
     return "\n".join(lines) + "\n"
 
