@@ -45,18 +45,22 @@ def _counts(
     conn: Connection, filters: Filters, labels: Sequence[str], limit: int | None,
     only: Sequence[int] | None = None,
 ) -> list[Any]:  # fmt: skip
-    stmt = (
-        sa.select(MENTION.c.entity_id, sa.func.count().label("n"))
-        .join(ARTICLE, ARTICLE.c.id == MENTION.c.article_id)
-        .where(*conditions(replace(filters, entity=None, search=None), Sort.PUBLISHED))
-        .group_by(MENTION.c.entity_id)
+    # Driven from the period's articles (published_at index), then their mentions (the
+    # (article_id, entity_id) unique index), labels checked after grouping: joined the other
+    # way SQLite walked every mention of every named entity (1.4M rows for 200k articles).
+    articles = sa.select(ARTICLE.c.id).where(
+        *conditions(replace(filters, entity=None, search=None), Sort.PUBLISHED)
+    )
+    counted = sa.select(MENTION.c.entity_id, sa.func.count().label("n")).where(
+        MENTION.c.article_id.in_(articles)
     )
     if only is not None:
-        stmt = stmt.where(MENTION.c.entity_id.in_(list(only)))
-    else:
-        labelled = sa.select(ENTITY.c.id).where(ENTITY.c.label.in_(list(labels)))
-        stmt = stmt.where(MENTION.c.entity_id.in_(labelled))
-    stmt = stmt.order_by(sa.desc("n"), MENTION.c.entity_id)
+        counted = counted.where(MENTION.c.entity_id.in_(list(only)))
+    inner = counted.group_by(MENTION.c.entity_id).subquery("counted")
+    stmt = sa.select(inner.c.entity_id, inner.c.n).join(ENTITY, ENTITY.c.id == inner.c.entity_id)
+    if only is None:
+        stmt = stmt.where(ENTITY.c.label.in_(list(labels)))
+    stmt = stmt.order_by(inner.c.n.desc(), inner.c.entity_id)
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(conn.execute(stmt).all())

@@ -108,7 +108,7 @@ def parse_time(value: str | None, *, now: datetime, option: str = "--since") -> 
 class Cursor:
     """Where a page ended: the sort key of its last row and that row's id."""
 
-    key: Any  # an ISO time, a float rank, or None (an undated article)
+    key: Any  # an ISO time, None (an undated article), or a relevance position (a dict)
     id: int
 
 
@@ -139,6 +139,6 @@ def decode_cursor(text: str, filters: Filters, sort: Sort) -> Cursor:
         raise InvalidQuery("the cursor is damaged") from None
     if digest != filters.digest(sort):
         raise InvalidQuery("the cursor belongs to another query (other filters or sort)")
-    if not isinstance(row_id, int) or not (key is None or isinstance(key, str | float | int)):
+    if not isinstance(row_id, int) or not (key is None or isinstance(key, str | float | dict)):
         raise InvalidQuery("the cursor is damaged")
     return Cursor(key, row_id)

@@ -128,12 +128,18 @@ def pg_upgrade_statements() -> list[str]:
         "setweight(to_tsvector(newsingest_ts_config(language), coalesce(title, '')), 'A') || "
         "setweight(to_tsvector(newsingest_ts_config(language), coalesce(text, '')), 'B')",
         f"CREATE INDEX {SEARCH_INDEX} ON article USING gin (search_vector)",
+        # Text and vector out of line (TOAST) from 256 bytes on: a search reads the heap row
+        # of every match for its filters and sort keys, and narrow rows (71 MB instead of
+        # 232 MB for 200k articles) made a common word's search 3x faster. Rows stored
+        # before this migration move out of line when next updated (or: VACUUM FULL).
+        "ALTER TABLE article SET (toast_tuple_target = 256)",
     ]
     return stmts
 
 
 def pg_downgrade_statements() -> list[str]:
     stmts = [
+        "ALTER TABLE article RESET (toast_tuple_target)",
         "DROP TRIGGER IF EXISTS article_search_vector_update ON article",
         "DROP TRIGGER IF EXISTS article_search_vector_insert ON article",
         f"DROP INDEX IF EXISTS {SEARCH_INDEX}",

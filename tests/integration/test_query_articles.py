@@ -122,10 +122,17 @@ def test_relevance_needs_a_search(world: World) -> None:
         list_articles(conn, Filters(), sort=Sort.RELEVANCE)
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["few", "many"])
+@pytest.mark.parametrize("window", [1000, 10])
 @pytest.mark.parametrize("sort", [Sort.PUBLISHED, Sort.FETCHED, Sort.RELEVANCE])
 def test_pagination_never_repeats_or_skips_while_articles_arrive(
-    database_url: str, sort: Sort
+    database_url: str, sort: Sort, window: int, large: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # window 10: relevance pages cross from the ranked window to the older matches;
+    # many: SQLite's plan for a common word (walk the time index, check membership)
+    monkeypatch.setattr("query.articles.RANK_WINDOW", window)
+    if large:
+        monkeypatch.setattr("query.articles.LARGE_MATCH", 0)
     arrivals = not (sort is Sort.RELEVANCE and database_url.startswith("sqlite"))
     # SQLite's bm25 depends on corpus statistics, so every arrival shifts every score and a
     # relevance cursor cannot hold its place (documented in query/articles.py): there,

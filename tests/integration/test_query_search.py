@@ -177,3 +177,12 @@ def test_language_filter_narrows_the_search(docs: tuple[Engine, dict[str, int]])
     engine, ids = docs
     assert found(engine, "summit OR bundestagswahl", language="de") == names(ids, "german")
     assert found(engine, "elections", language="en") == names(ids, "election")
+
+
+def test_the_plan_for_many_matches_finds_the_same(
+    docs: tuple[Engine, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = docs
+    expected = {query: found(engine, query) for query, _ in CASES}
+    monkeypatch.setattr("query.articles.LARGE_MATCH", 0)
+    assert {query: found(engine, query) for query, _ in CASES} == expected
