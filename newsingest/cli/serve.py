@@ -10,6 +10,10 @@ import typer
 from newsingest.cli.common import EXIT_CONFIG, Commands, err, fail, settings
 
 commands = Commands()
+#: Seconds an idle keep-alive connection stays open. Longer than the idle timeouts of the
+#: usual proxies (60 s) and clients' pools: a server that closes first races the client's
+#: next request on that connection, which then fails with a reset instead of an answer.
+KEEP_ALIVE = 75
 
 
 def is_loopback(host: str) -> bool:
@@ -60,6 +64,7 @@ def serve_cmd(
         forwarded_allow_ips=forwarded_allow_ips,
         log_level=s.log_level.lower(),
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE,
     )
 
 
