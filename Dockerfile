@@ -1,4 +1,4 @@
-# One image for every newsingest service (migrate, scheduler, fetch and extract workers).
+# One image for every newsingest service (migrate, scheduler, fetch and extract workers, web).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -7,6 +7,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY schemas ./schemas
 COPY ingest ./ingest
 COPY workers ./workers
+COPY query ./query
 COPY newsingest ./newsingest
 RUN python -m pip install --upgrade pip \
  && python -m pip install -c constraints.txt . \

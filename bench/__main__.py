@@ -2,6 +2,7 @@
 
     python -m bench [--smoke] [--articles N] [--repeats R] [--e2e-repeats R]
                     [--only ROW ...] [--model M] [--postgres URL] [--redis URL] [--output FILE]
+    python -m bench web [--articles N] [--clients C] [--seconds S]      (the HTTP API: bench/web.py)
 
 Runs every row of the table on this machine against the real services: the corpus pages
 served by a loopback HTTP server subprocess, PostgreSQL (throwaway databases, dropped),
@@ -187,6 +188,11 @@ def _only(args: Sequence[str]) -> set[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["web"]:  # the HTTP API's benchmark (issue 17): its own options
+        from bench.web import main as web_main
+
+        return web_main(given[1:])
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None
     )

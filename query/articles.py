@@ -110,7 +110,29 @@ def _key_of(row: Any, sort: Sort) -> Any:
     return value.isoformat() if value is not None else None
 
 
-def _after(cursor: Cursor, sort: Sort, score: ColumnElement[Any] | None) -> ColumnElement[bool]:
+def listing_key(conn: Connection, sort: Sort) -> ColumnElement[Any]:
+    """The time a listing sorts by. On PostgreSQL, published time as one expression that is
+    never NULL (an undated article takes the lowest time, so it stays last newest-first):
+    the ORDER BY and the keyset condition are then one row comparison on ``(listing_key,
+    id)``, which the index of migration 0006 serves directly, so a page far down the list
+    costs what the first one does (an OR with ``IS NULL`` made PostgreSQL filter every row
+    above the cursor). SQLite keeps the column itself (its DESC already puts NULL last)."""
+    column = time_column(sort)
+    if sort is Sort.FETCHED or conn.dialect.name != "postgresql":  # fetched_at is never NULL
+        return column
+    return sa.func.coalesce(column, sa.literal_column("'-infinity'::timestamptz", column.type))
+
+
+def listing_order(conn: Connection, sort: Sort) -> tuple[ColumnElement[Any], ...]:
+    """Newest first, undated last, ties by id: the order of every time listing."""
+    key = listing_key(conn, sort)
+    first = key.desc() if key is not time_column(sort) else key.desc().nulls_last()
+    return first, ARTICLE.c.id.desc()
+
+
+def _after(
+    conn: Connection, cursor: Cursor, sort: Sort, score: ColumnElement[Any] | None
+) -> ColumnElement[bool]:
     if sort is Sort.RELEVANCE:
         assert score is not None
         if not isinstance(cursor.key, float | int):
@@ -125,6 +147,11 @@ def _after(cursor: Cursor, sort: Sort, score: ColumnElement[Any] | None) -> Colu
         key = datetime.fromisoformat(str(cursor.key))
     except ValueError:
         raise InvalidQuery("the cursor is damaged") from None
+    key_expr = listing_key(conn, sort)
+    if key_expr is not column:
+        return sa.tuple_(key_expr, ARTICLE.c.id) < sa.tuple_(
+            sa.literal(key, column.type), sa.literal(cursor.id)
+        )
     return sa.or_(
         column < key,
         sa.and_(column == key, ARTICLE.c.id < cursor.id),
@@ -190,10 +217,10 @@ def list_articles(
     )
     if search is not None:
         base = search.apply(base, walk_index=True)
-    by_time = (time_column(sort).desc().nulls_last(), ARTICLE.c.id.desc())
+    by_time = listing_order(conn, sort)
 
     if sort is not Sort.RELEVANCE:
-        stmt = base.where(_after(cursor, sort, None)) if cursor is not None else base
+        stmt = base.where(_after(conn, cursor, sort, None)) if cursor is not None else base
         found = list(conn.execute(stmt.order_by(*by_time).limit(limit + 1)).all())
         keys = [_key_of(r, sort) for r in found]
     else:
@@ -265,7 +292,7 @@ def _relevance_page(
 ) -> tuple[list[Any], list[Any]]:
     """Rows (up to limit + 1) and their cursor keys: ``{"s": score, "w": bound}`` inside the
     ranked window, ``{"p": published, "w": bound}`` past it."""
-    by_time = (ARTICLE.c.published_at.desc().nulls_last(), ARTICLE.c.id.desc())
+    by_time = listing_order(conn, Sort.PUBLISHED)
     if cursor is None:
         edge = conn.execute(
             base.with_only_columns(ARTICLE.c.id, ARTICLE.c.published_at)
@@ -290,7 +317,7 @@ def _relevance_page(
             score = search.score()
             stmt = window.with_only_columns(*columns, score.label("score"))
             if position is not None:
-                stmt = stmt.where(_after(position, Sort.RELEVANCE, score))
+                stmt = stmt.where(_after(conn, position, Sort.RELEVANCE, score))
             found = list(
                 conn.execute(stmt.order_by(score.desc(), ARTICLE.c.id.desc()).limit(limit + 1))
             )
@@ -305,7 +332,7 @@ def _relevance_page(
             raise InvalidQuery("the cursor is damaged")
         after_time = Cursor(cursor.key.get("p"), cursor.id)
     rest = conn.execute(
-        base.where(_after(after_time, Sort.PUBLISHED, None))
+        base.where(_after(conn, after_time, Sort.PUBLISHED, None))
         .order_by(*by_time)
         .limit(limit + 1 - len(found))
     ).all()

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.errors import ConfigError
@@ -228,6 +228,13 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
+    # HTTP API and dashboard (`newsingest serve`)
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the HTTP API and password of the dashboard; unset = "
+        "`serve` listens on loopback only, without authentication.",
+    )
+
     # Read side (issue 16)
     query_timeout: float = Field(
         default=10.0,
@@ -277,6 +284,15 @@ class Settings(BaseSettings):
     def _spacy_model(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("api_token")
+    @classmethod
+    def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (use `openssl rand -hex 32`)")
+        return SecretStr(value.get_secret_value().strip())
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -311,6 +327,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if name in SECRET_FIELDS:
                 value = mask_url(value)
+            elif isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else ""
             elif name == "allowed_networks":
                 value = ",".join(str(n) for n in value)
             out[name] = value

@@ -17,6 +17,7 @@ from newsingest.cli import (
     feeds,
     model,
     poll,
+    serve,
     services,
     status,
 )
@@ -44,7 +45,20 @@ def _setup() -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-for group in (admin, feeds, poll, services, dlq, demo, model, status, articles, entities, export):
+for group in (
+    admin,
+    feeds,
+    poll,
+    services,
+    dlq,
+    demo,
+    model,
+    status,
+    articles,
+    entities,
+    export,
+    serve,
+):
     group.register(app)
 
 

@@ -14,6 +14,12 @@ from schemas import models
 from schemas.db import current_revision, head_revision, make_engine, upgrade
 from schemas.fulltext import is_search_object
 
+LISTING_INDEX = "ix_article_published_at_id"  # migration 0006, dialect-specific
+# SQLite's reflection skips expression indexes (0006's listing index) with a warning.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index:sqlalchemy.exc.SAWarning"
+)
+
 
 def describe(url: str) -> dict[str, Any]:
     """A dialect-neutral description of the schema: columns, keys, indexes, foreign keys.
@@ -49,7 +55,9 @@ def describe(url: str) -> dict[str, Any]:
                     (i["name"], tuple(i["column_names"]), bool(i["unique"]))
                     for i in insp.get_indexes(table)
                     # PostgreSQL also lists the index behind each unique constraint.
-                    if not i.get("duplicates_constraint") and not is_search_object(i["name"])
+                    if not i.get("duplicates_constraint")
+                    and not is_search_object(i["name"])
+                    and i["name"] != LISTING_INDEX  # an expression index SQLite cannot reflect
                 ),
                 "fks": sorted(
                     (
@@ -102,7 +110,8 @@ def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
 
 
 def include_object(obj: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
-    return not is_search_object(name)
+    # The article listing index (0006) is dialect-specific, outside the models like search's.
+    return not is_search_object(name) and name != LISTING_INDEX
 
 
 def upgrade_to_base(url: str) -> None:

@@ -94,3 +94,12 @@ def test_long_running_services_have_a_metrics_health_check(compose: dict[str, An
         port = svc["environment"]["NEWSINGEST_METRICS_PORT"]
         check = " ".join(svc["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/metrics" in check, name
+
+
+def test_web_serves_with_a_token_and_a_readiness_check(compose: dict[str, Any]) -> None:
+    web = compose["services"]["web"]
+    assert web["command"][0] == "serve"
+    assert "NEWSINGEST_API_TOKEN" in web["environment"]
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert all(str(p).startswith("127.0.0.1:") for p in web["ports"])
