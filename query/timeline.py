@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from query.articles import ARTICLE, ENTITY, MENTION
 from query.errors import InvalidQuery, NotFound
 from query.filters import STORED_STATUSES
+from query.tables import ARTICLE, ENTITY, MENTION
 from schemas.models import as_utc, utcnow
 
 MAX_BUCKETS = 24 * 92

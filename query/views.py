@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from query.articles import ENTITY, MENTION
 from query.errors import NotFound
 from query.labels import kind_of
+from query.tables import ENTITY, MENTION
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,7 @@ async def articles(
 
 
 def article_detail(conn: Connection, article_id: int) -> dict[str, Any]:
-    from query.articles import get_article
+    from query.article import get_article
     from query.views import article_mentions
 
     detail = get_article(conn, str(article_id))

@@ -98,7 +98,7 @@ def create_app(
     app.state.db = db
     app.state.guard = Guard(token)
     app.state.enqueuer_factory = enqueuer_factory
-    from schemas.metrics import build_registry
+    from schemas.metrics_server import build_registry
 
     app.state.registry, _ = build_registry(settings)
     problems.install(app)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from query.articles import HL_END, HL_START
+from query.fulltext import HL_END, HL_START
 from query.views import ArticleMention
 
 MAX_NAMES = 200

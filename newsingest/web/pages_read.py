@@ -90,7 +90,7 @@ async def search(
 
 
 def _article(conn: Connection, article_id: int) -> dict[str, Any]:
-    from query.articles import get_article
+    from query.article import get_article
     from query.views import article_mentions
 
     detail = get_article(conn, str(article_id))

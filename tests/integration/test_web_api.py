@@ -13,7 +13,7 @@ import pytest
 
 from newsingest.web import create_app
 from schemas.settings import load_settings
-from tests.httpserver import LoopbackServer
+from tests.support.httpserver import LoopbackServer
 from tests.support.webapp import (
     HOSTILE,
     TOKEN,

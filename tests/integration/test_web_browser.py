@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import need
-from tests.httpserver import LoopbackServer
+from tests.support.httpserver import LoopbackServer
 from tests.support.webapp import HOSTILE, TOKEN, Newsroom, build_newsroom, uvicorn_server
 
 pytestmark = pytest.mark.integration

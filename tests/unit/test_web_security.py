@@ -15,8 +15,8 @@ from newsingest.web.highlight import entity_html, snippet_html, snippet_text
 from newsingest.web.problems import PROBLEM_JSON, Problem, from_exception
 from newsingest.web.render import safe_next
 from newsingest.web.security import Guard, bearer, same_token
-from query.articles import HL_END, HL_START
 from query.errors import InvalidQuery, NotFound, QueryTimeout
+from query.fulltext import HL_END, HL_START
 from query.views import ArticleMention, EntityRef
 from schemas.errors import DatabaseUnavailable
 from schemas.settings import load_settings
