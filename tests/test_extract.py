@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ingest.extract
+import ingest.extract.core
 from ingest.extract import (
     ExtractedArticle,
     ExtractOptions,
@@ -293,7 +294,7 @@ def test_library_failures_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ingest.extract, "bare_extraction", explode)
+    monkeypatch.setattr(ingest.extract.core, "bare_extraction", explode)
     with pytest.raises(NotAnArticle) as caught:
         extract_article(ARTICLE_HTML)
     assert caught.value.reason == "parse_error"
@@ -301,7 +302,7 @@ def test_library_failures_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.extract, "MAX_HTML_CHARS", 1000)
+    monkeypatch.setattr(ingest.extract.core, "MAX_HTML_CHARS", 1000)
     for body in (ARTICLE_HTML, ARTICLE_HTML.encode()):
         with pytest.raises(NotAnArticle) as caught:
             extract_article(body)
