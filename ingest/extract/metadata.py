@@ -7,7 +7,16 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-__all__ = ["absolute", "authors", "canonical_url", "clean", "language", "language_code", "resolve"]
+__all__ = [
+    "absolute",
+    "authors",
+    "canonical_url",
+    "clean",
+    "language",
+    "language_code",
+    "meta_values",
+    "resolve",
+]
 
 
 def clean(value: str | None) -> str | None:
@@ -95,3 +104,14 @@ def language(tree: HtmlElement) -> str | None:
         if code is not None:
             return code
     return None
+
+
+def meta_values(tree: HtmlElement) -> dict[str, str]:
+    """``<meta>`` content by property/name (casefolded), the first of each."""
+    values: dict[str, str] = {}
+    for meta in tree.iterfind(".//meta[@content]"):
+        key = (meta.get("property") or meta.get("name") or "").strip().casefold()
+        content = (meta.get("content") or "").strip()
+        if key and content and key not in values:
+            values[key] = content
+    return values
