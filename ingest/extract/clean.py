@@ -23,10 +23,11 @@ _READ_MORE = re.compile(
     r" this(?: story)?|lea (?:también|más)|lea|mire|mira|vea (?:también|más)|ver (?:también|más)"
     r"|le puede interesar|te puede interesar|puede(?:s)? ver|lee también|leia (?:também|mais)"
     r"|veja (?:também|mais)|à lire aussi|a lire aussi|lire aussi|voir aussi|sur le même sujet"
-    r"|lesen sie (?:auch|mehr|hier)|auch lesen|auch interessant|mehr zum thema|zum weiterlesen"
+    r"|lesen sie (?:auch|mehr|hier)(?: die folgenden beiträge)?|auch lesen|dowiedz się więcej"
+    r"|más sobre|auch interessant|mehr zum thema|zum weiterlesen"
     r"|weiterlesen|schon gelesen|das könnte (?:dich|sie) (?:auch )?interessieren|passend dazu"
     r"|leggi anche|leggi (?:di più|tutto)|czytaj (?:też|także|więcej)|zobacz (?:też|także)"
-    r"|lees (?:ook|meer)|zie ook)\b\s*[:?!.\-–—»>]*",
+    r"|lees (?:ook|meer)|zie ook)\b\s*(?:[:?!.\-–—»>|]+|$)",
     re.IGNORECASE,
 )
 # headings that open a block of links to other articles
@@ -55,13 +56,21 @@ _AGENCY_CREDIT = re.compile(
     r"|^(?:bild anzeigen|image illustrative|beitragsbild|titelbild)\W*$",
     re.IGNORECASE,
 )
+# a caption that names its source: "... © AFP / Name", "(Foto: X/Reuters)", "Fot. X / Agency"
+_INLINE_CREDIT = re.compile(
+    r"(?:©|\((?:foto|photo|credit|bild|imagen|fotó)s?\s*:|\bfot\.\s|^copyright\s*:)",
+    re.IGNORECASE,
+)
 _PROMO = re.compile(
     r"\b(?:newsletter|subscribe|subscribers?|subscription|sign up|signing up|log in|"
     r"follow (?:us|[\w ]{1,40} on (?:twitter|facebook|instagram|x))"
     r"|download (?:our|the) [\w ]{0,30}app"
     r"|abonnieren|abonnent|abo\b|anmelden|nicht eingeloggt|suscr[íi]b|suscripci[óo]n"
     r"|s[íi]guenos|[úu]nete|abonnez|inscrivez|pour (?:lire|accéder)|nuestro canal"
-    r"|hazte (?:miembro|socio)|zapraszamy|subskrypc)",
+    r"|hazte (?:miembro|socio)|zapraszamy|subskrypc"
+    # appeals for money, letters and comments
+    r"|donate|spende|support(?:ing)? (?:our|us)|unterstütze|apoya|soutenez|letter to the editor"
+    r"|in den kommentaren|kommentare zu schreiben|leave a comment|deja (?:tu|un) comentario)",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(
@@ -77,12 +86,20 @@ _DATELINE = re.compile(
     r"(?:(?:um\s+)?\d{1,2}[:.]\d\d(?:\s*(?:uhr|h|am|pm|a\.m\.|p\.m\.))?(?:\s+\w{2,4})?)?$",
     re.IGNORECASE,
 )
+_DISCLOSURE = re.compile(
+    r"(?:affiliate[- ]links?|we may (?:receive|earn) (?:a )?(?:compensation|commission)"
+    r"|from one or more of our advertisers|advertisers do not influence"
+    r"|^\W*(?:anzeige|werbung|sponsored|publicidad"
+    r"|publicité|advertisement)\s*(?:[:,*|-]|$)|enthält werbung|um den inhalt von .{1,60} zu laden"
+    r"|externer inhalt|video verfügbar bis)",
+    re.IGNORECASE,
+)
 _CHROME = re.compile(
     r"^(?:share(?: this(?: article)?)?|teilen(?: mit)?|compartir|partager|condividi|bewerten"
     r"|view comments|keine kommentare|kommentare(?: insgesamt)?|comments?|\d+ comments?"
     r"|wird geladen|loading|print|drucken|tags?|schlagwörter|themen|temas|kategorie\s*:.*"
     r"|category\s*:.*|kategorien|categories|etiquetas|mots-clés|pdf|e-?mail|facebook|twitter"
-    r"|whatsapp|linkedin|teilen auf|share on)\W*$",
+    r"|whatsapp|linkedin|teilen auf|share on|inhaltsverzeichnis|table of contents|contents)\W*$",
     re.IGNORECASE,
 )
 _COPYRIGHT = re.compile(
@@ -98,15 +115,17 @@ def _words(line: str) -> int:
 
 
 def _read_more(line: str) -> bool:
-    return _words(line) <= _MAX_WORDS and (
-        bool(_READ_MORE.match(line) and _READ_MORE.sub("", line, count=1).strip() != "")
-        or bool(_RELATED_HEADING.match(line))
+    # "Read more: <headline>", or the lead-in alone as the heading of a list of links
+    return _words(line) <= _MAX_WORDS and bool(
+        _READ_MORE.match(line.strip()) or _RELATED_HEADING.match(line.strip())
     )
 
 
 def _credit(line: str) -> bool:
     return _words(line) <= _MAX_WORDS and bool(
-        _CREDIT.search(line) or _AGENCY_CREDIT.match(line.strip())
+        _CREDIT.search(line)
+        or _AGENCY_CREDIT.match(line.strip())
+        or (_words(line) <= 20 and _INLINE_CREDIT.search(line))
     )
 
 
@@ -117,6 +136,10 @@ def _promo(line: str) -> bool:
 def _byline(line: str) -> bool:
     stripped = line.strip()
     return _words(stripped) <= 8 and bool(_BYLINE.match(stripped) or _DATELINE.fullmatch(stripped))
+
+
+def _disclosure(line: str) -> bool:
+    return _words(line) <= 45 and bool(_DISCLOSURE.search(line))
 
 
 def _chrome(line: str) -> bool:
@@ -136,6 +159,7 @@ _LINE_RULES: dict[str, LineRule] = {
     "byline": _byline,
     "chrome": _chrome,
     "copyright": _copyright,
+    "disclosure": _disclosure,
 }
 #: every rule, in the order the bench adds them; ``headline`` drops a first line that
 #: repeats the title

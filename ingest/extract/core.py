@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,10 +14,18 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from ingest.extract import byline, clean, metadata, notarticle
-from ingest.extract.dates import DATE_FORMAT, PAGE_DATE, Published, from_jsonld, published
+from ingest.extract.dates import (
+    DATE_FORMAT,
+    PAGE_DATE,
+    Published,
+    from_jsonld,
+    prefer_jsonld,
+    published,
+)
 from ingest.extract.decode import decode_html, sniff_bytes, sniff_text
 from ingest.extract.jsonld import read_jsonld
 from ingest.extract.title import headline
+from ingest.extract.words import count_words
 from schemas.errors import NotAnArticle
 
 __all__ = [
@@ -136,20 +143,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).casefold().encode("utf-8")).hexdigest()
 
 
-def count_words(text: str) -> int:
-    """Words as word processors count them: each CJK character (ideograph, kana) is one,
-    otherwise a whitespace-separated token with at least one letter or digit."""
-    cjk = len(_CJK.findall(text))
-    rest = _CJK.sub(" ", text) if cjk else text
-    return cjk + sum(1 for token in rest.split() if _ALNUM.search(token))
-
-
-# a word: each CJK ideograph or kana on its own (as word processors count them), else a run
-# of non-space characters with at least one letter or digit in it
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-_ALNUM = re.compile(r"[^\W_]")
-
-
 def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> ExtractedArticle:
     if isinstance(html, (bytes, bytearray, memoryview)):
         body = bytes(html)
@@ -172,9 +165,7 @@ def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> Ext
     if tree is None:
         raise NotAnArticle("the body does not parse as an HTML document", reason="not_html")
     structured = read_jsonld(tree)
-    ld_date = from_jsonld(structured.date_published) if options.structured_metadata else None
-    # the CMS's own date makes htmldate's search (a tenth of the time) unnecessary
-    token = PAGE_DATE.set(options.page_date and ld_date is None)
+    token = PAGE_DATE.set(options.page_date)
     try:
         document = _bare_extraction(tree, base_url, options)
     finally:
@@ -219,9 +210,11 @@ def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> Ext
         )
 
     canonical = metadata.canonical_url(tree, base_url)
-    date_: Published | None = ld_date
-    if date_ is None and options.page_date:
+    date_: Published | None = None
+    if options.page_date:
         date_ = published(document.date, tree, (base_url, canonical, document.url))
+        if options.structured_metadata:
+            date_ = prefer_jsonld(date_, from_jsonld(structured.date_published))
     return ExtractedArticle(
         text=article_text,
         title=title,

@@ -1,7 +1,6 @@
 """The publication date: which day, and where it came from.
 
-A JSON-LD article's ``datePublished`` is read first (source ``"jsonld"``): the CMS's own
-record; htmldate's search is then skipped. Otherwise htmldate (through trafilatura) looks at
+htmldate (through trafilatura) looks at
 the page metadata, JSON-LD, the URL and the text; by default a complete ``Y-M-D`` date in
 the URL wins outright. The date is labelled ``"url"`` when it equals a ``Y/M/D`` pattern of
 the request URL or the page's canonical URL *and* the page alone (htmldate's quick, non-
@@ -34,6 +33,7 @@ __all__ = [
     "from_jsonld",
     "parse_date",
     "parse_iso",
+    "prefer_jsonld",
     "published",
     "url_day",
 ]
@@ -128,6 +128,18 @@ def parse_iso(value: str | None) -> tuple[date, datetime] | None:
 def from_jsonld(value: str | None) -> Published | None:
     parsed = parse_iso(value)
     return None if parsed is None else Published(parsed[1], parsed[0], "jsonld")
+
+
+def prefer_jsonld(found: Published | None, jsonld: Published | None) -> Published | None:
+    """htmldate's date labelled ``jsonld`` when JSON-LD states the same day (with JSON-LD's
+    time); JSON-LD's date when htmldate found none. When the two disagree htmldate's wins:
+    on the evaluation corpus it is right more often (JSON-LD's is often the first version's,
+    or a UTC time that moves a late-evening story to the next day)."""
+    if jsonld is None:
+        return found
+    if found is None or found.day == jsonld.day:
+        return jsonld
+    return found
 
 
 def published(
