@@ -4,7 +4,10 @@
 
 Each corpus page of ``news-pages-trafilatura-eval`` lends its own chrome (head, header,
 navigation, menus, sidebars, footer) to one non-article page; the article itself is taken
-out and replaced by what a page of that kind holds:
+out (the container of its paragraphs, every block holding one of its annotated snippets or
+a line trafilatura extracts from the original page, blocks of ten words or more outside
+the chrome; its JSON-LD and ``article:`` metadata) and replaced by what a page of that kind
+holds:
 
 ``link_list``     a section front, tag page, author page, live-blog index or search results
                   page: 20-60 headline links taken from the page itself (its own links,
@@ -37,13 +40,14 @@ import lxml.html
 from lxml.html import HtmlElement
 
 from bench import nonarticle_templates as templates
-from ingest.extract import decode_html
+from ingest.extract import ExtractOptions, decode_html, extract_article
 from ingest.extract.decode import sniff_text
+from schemas.errors import NotAnArticle
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "nonarticles"
 #: bump when the generator changes: the cached set is rebuilt
-VERSION = 7
+VERSION = 8
 KINDS = ("link_list", "consent_wall", "paywall_stub", "error_page", "navigation")
 # how often each kind is drawn: lists of links are the commonest non-article in feeds
 _WEIGHTS = (4, 2, 2, 1, 1)
@@ -199,7 +203,7 @@ def _set_title(tree: HtmlElement, title: str) -> None:
         head.append(lxml.html.fromstring(f"<title>{templates.escape(title)}</title>"))
 
 
-def _replace_content(tree: HtmlElement, html: str) -> None:
+def _replace_content(tree: HtmlElement, html: str) -> HtmlElement:
     root = _content_root(tree)
     fragment = lxml.html.fragment_fromstring(html, create_parent="div")
     if root is None or root.getparent() is None:
@@ -217,6 +221,7 @@ def _replace_content(tree: HtmlElement, html: str) -> None:
         own = (element.text or "") + " ".join(c.tail or "" for c in element)
         if element.tag not in {"script", "style", "title"} and len(_words(own)) >= 10:
             element.drop_tree()
+    return fragment
 
 
 _CHROME_TAGS = frozenset({"nav", "header", "footer", "aside", "head"})
@@ -268,9 +273,44 @@ def _drop_snippets(tree: HtmlElement, snippets: Sequence[str]) -> None:
         element.drop_tree()
 
 
+def _extracted_lines(html: bytes, url: str) -> list[str]:
+    """The lines trafilatura (with the pipeline's old options) takes for the article."""
+    plain = ExtractOptions(
+        min_words=0,
+        cleaning=(),
+        structured_metadata=False,
+        detect_not_article=False,
+        page_date=False,
+    )
+    try:
+        text = extract_article(html, url=url, options=plain).text
+    except NotAnArticle:
+        return []
+    return [" ".join(line.split()) for line in text.split("\n") if len(line.split()) >= 4]
+
+
+def _drop_extracted(tree: HtmlElement, lines: Sequence[str], keep: HtmlElement) -> None:
+    """Every block whose own text is part of what was extracted as the article goes."""
+    if not lines:
+        return
+    joined = " | ".join(lines)
+    for element in list(tree.iter()):
+        if not isinstance(element.tag, str) or element.tag in {"html", "head", "body"}:
+            continue
+        if element.getparent() is None or _inside(element, keep):
+            continue
+        own = " ".join(
+            ((element.text or "") + " " + " ".join(c.tail or "" for c in element)).split()
+        )
+        if len(own.split()) >= 4 and own in joined:
+            element.drop_tree()
+
+
 def make(name: str, html: bytes, url: str, snippets: Sequence[str] = ()) -> tuple[str, str, bytes]:
     """(kind, style, page) of the non-article made from corpus page ``name`` (``snippets``:
-    its annotated article text, removed wherever it is left)."""
+    its annotated article text, removed wherever it is left, like every block of the text
+    trafilatura extracts from the page)."""
+    extracted = _extracted_lines(html, url)
     kind = kind_of(name)
     rng = _rng(name, "page")
     tree = lxml.html.document_fromstring(sniff_text(decode_html(html)))
@@ -300,7 +340,8 @@ def make(name: str, html: bytes, url: str, snippets: Sequence[str] = ()) -> tupl
         style, content, page_title = "chrome", "", site
     if kind != "paywall_stub" or rng.random() < 0.5:
         _set_title(tree, page_title)
-    _replace_content(tree, content)
+    fragment = _replace_content(tree, content)
+    _drop_extracted(tree, extracted, fragment)
     if kind == "navigation":
         _navigation_only(tree)
     out = lxml.html.tostring(tree, encoding="unicode", doctype="<!DOCTYPE html>")

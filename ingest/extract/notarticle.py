@@ -39,20 +39,29 @@ __all__ = ["THRESHOLDS", "Signals", "Thresholds", "check", "signals"]
 class Thresholds:
     """The tuned numbers (see the module docstring for how they were chosen)."""
 
-    link_share: float = 0.5
-    """Share of the text that is link text."""
-    linked_headings: int = 12
-    """Headings that hold a link (teasers)..."""
-    prose_words: int = 100
-    """...with no run of paragraphs this long anywhere on the page."""
-    chrome_share: float = 0.6
-    """Share of the text inside navigation, header, footer or sidebars."""
-    stub_words: int = 120
-    """A paywall or error page has at most this many words."""
-    consent_terms: int = 8
+    stub_words: int = 100
+    """A paywall stub shows at most this many words (a headline and a lead)."""
+    error_words: int = 250
+    """An error page says so in its headline and has at most this many words, or no run
+    of paragraphs of ``stub_prose`` words."""
+    stub_prose: int = 150
+    """A paywall stub or an error page that does not declare itself an article may show
+    more words (sidebars, teasers), but no run of paragraphs this long."""
+    consent_terms: int = 4
     """Distinct consent terms in the text of a consent wall..."""
-    consent_density: float = 0.08
-    """...making up this share of its words."""
+    consent_density: float = 0.06
+    """...making up this share of its words; or, on the page around a short text:"""
+    page_consent_terms: int = 10
+    list_share: float = 0.4
+    """Share of the text that is link text or inside teasers (a list of links)..."""
+    list_prose_words: int = 200
+    """...on a page without a run of paragraphs this long (an article's body)."""
+    short_line_share: float = 0.8
+    """Navigation: share of lines of at most four words..."""
+    menu_lines: int = 15
+    """...over at least this many lines..."""
+    prose_words: int = 60
+    """...with no run of paragraphs this long on the page."""
 
 
 THRESHOLDS = Thresholds()
@@ -72,6 +81,9 @@ class Signals:
     """Headings (h2-h4) that hold a link: the teasers of a list."""
     longest_prose: int
     """Words of the longest run of paragraphs under one parent element."""
+    teaser_share: float
+    """Share of the text's characters inside teasers: five or more sibling elements alike
+    (tag and class), each a headline link with at most a few lines of text."""
     consent_terms: int
     consent_density: float
     """Consent vocabulary per word."""
@@ -99,15 +111,15 @@ _CONSENT = re.compile(
     r"|werbefrei|ad-free|sans publicité|sin publicidad|pur-abo|contentpass)\w*",
     re.IGNORECASE,
 )
+# wording that says the rest of the page is locked (not a menu's "Subscribe" link)
 _PAYWALL = re.compile(
-    r"(?:for subscribers only|subscribe (?:now|to continue|for unlimited)|continue reading"
-    r"|limit of free articles|already a subscriber|subscriber-only|exklusiv für abonnenten"
-    r"|weiterlesen mit|digital-abo|bereits abonnent|abo abschließen|jetzt abonnieren"
-    r"|réservé aux abonnés|abonnez-vous pour lire|déjà abonné|il vous reste \d+ ?%"
-    r"|exclusivo para suscriptores|suscríbete para seguir|ya eres suscriptor"
-    r"|riservato agli abbonati|abbonati per continuare|sei già abbonato"
-    r"|alleen voor abonnees|al abonnee|tylko dla subskrybentów|wykup subskrypcję"
-    r"|exclusivo para assinantes|assine para continuar|já é assinante)",
+    r"(?:for subscribers only|subscriber-only|subscribe (?:now )?(?:to continue|for unlimited)"
+    r"|to continue reading,? (?:please )?(?:subscribe|log in|sign in|create)|limit of free articles"
+    r"|exklusiv für abonnenten|nur für abonnenten|weiterlesen mit|artikel ist exklusiv"
+    r"|réservé aux abonnés|abonnez-vous pour lire|il vous reste \d+ ?% de cet article"
+    r"|exclusivo para suscriptores|suscríbete para seguir|riservato agli abbonati"
+    r"|abbonati per continuare|alleen voor abonnees|tylko dla subskrybentów"
+    r"|exclusivo para assinantes|assine para continuar)",
     re.IGNORECASE,
 )
 _ERROR = re.compile(
@@ -182,6 +194,7 @@ def signals(tree: HtmlElement, text: str, structured: StructuredData) -> Signals
         short_line_share=short / len(lines) if lines else 0.0,
         linked_headings=headings,
         longest_prose=_longest_prose(tree),
+        teaser_share=_teaser_share(tree, lines, total),
         consent_terms=len({m.casefold()[:8] for m in consent}),
         consent_density=len(consent) / max(words, 1),
         paywall=bool(_PAYWALL.search(visible)),
@@ -193,7 +206,8 @@ def signals(tree: HtmlElement, text: str, structured: StructuredData) -> Signals
 
 
 def _visible_text(tree: HtmlElement) -> str:
-    """The page's text without scripts and styles (whose strings are not shown)."""
+    """The page's own text: no scripts or styles, no links, buttons, menus, header or footer
+    (where a "Subscribe" or "Privacy" link says nothing about the page)."""
     body = tree.find(".//body")
     if body is None:
         return ""
@@ -233,6 +247,50 @@ def _is_chrome(element: HtmlElement) -> bool:
     return bool(_CHROME_TOKENS.intersection(_TOKEN.split(names)))
 
 
+_MIN_TEASERS = 5
+_PROSE_TAGS = frozenset({"p", "br", "span", "em", "strong", "b", "i", "a", "img"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_TEASER_WORDS = 80
+
+
+def _teaser_share(tree: HtmlElement, lines: list[str], total: int) -> float:
+    teasers: list[str] = []
+    for parent in tree.iter():
+        if not isinstance(parent.tag, str) or len(parent) < _MIN_TEASERS:
+            continue
+        groups: dict[tuple[str, str], list[HtmlElement]] = {}
+        for child in parent:
+            if isinstance(child.tag, str) and child.tag not in _PROSE_TAGS:
+                groups.setdefault((child.tag, child.get("class", "")), []).append(child)
+        for members in groups.values():
+            if len(members) < _MIN_TEASERS:
+                continue
+            texts = [_norm(m.text_content()) for m in members]
+            headed = sum(1 for m, t in zip(members, texts, strict=True) if _is_teaser(m, t))
+            if headed >= 0.6 * len(members):
+                teasers.extend(texts)
+    if not teasers:
+        return 0.0
+    joined = " | ".join(teasers)
+    inside = sum(len(line) for line in lines if len(line) >= 20 and line in joined)
+    return min(1.0, inside / total)
+
+
+def _is_teaser(item: HtmlElement, text: str) -> bool:
+    """A headline link and at most a few lines: the link opens the item, sits in a heading,
+    or is a good part of its text (not a link in a sentence)."""
+    if not text or count_words(text) > _TEASER_WORDS:
+        return False
+    for link in item.iter("a"):
+        anchor = _norm(link.text_content())
+        if len(anchor.split()) < 3:
+            continue
+        in_heading = any(a.tag in _HEADINGS for a in link.iterancestors())
+        if in_heading or text.startswith(anchor) or len(anchor) >= 0.3 * len(text):
+            return True
+    return False
+
+
 def _longest_prose(tree: HtmlElement) -> int:
     runs: dict[HtmlElement, int] = {}
     for p in tree.iter("p"):
@@ -243,24 +301,33 @@ def _longest_prose(tree: HtmlElement) -> int:
 
 
 def classify(s: Signals, t: Thresholds = THRESHOLDS) -> tuple[str, str] | None:
-    """(reason, detail) when the page is not an article, else None."""
-    if s.error and s.words <= t.stub_words:
+    """(reason, detail) when the page is not an article, else None. A page that declares
+    itself an article (JSON-LD article type, ``og:type`` article) is refused only for what
+    it says in words (an error, a consent dialog, a paywall), never for its shape."""
+    if s.error and (s.words <= t.error_words or s.longest_prose < t.stub_prose):
         return "error_page", "the page says it is an error page"
-    if s.consent_terms >= t.consent_terms and s.consent_density >= t.consent_density:
-        return "consent_wall", f"{s.consent_terms} consent terms in {s.words} words"
-    if s.paywall and s.words <= t.stub_words:
+    if (s.consent_terms >= t.consent_terms and s.consent_density >= t.consent_density) or (
+        s.page_consent_terms >= t.page_consent_terms and s.words <= t.stub_words
+    ):
+        return "consent_wall", f"a consent dialog ({s.page_consent_terms} consent terms)"
+    if s.paywall and (
+        s.words <= t.stub_words or (not s.article and s.longest_prose < t.stub_prose)
+    ):
         return "paywall_stub", f"a subscription prompt and {s.words} words"
-    if s.link_share >= t.link_share:
-        return "link_list", f"{s.link_share:.0%} of the text is link text"
-    if s.linked_headings >= t.linked_headings and s.longest_prose < t.prose_words:
+    if s.article:
+        return None
+    if s.link_share + s.teaser_share >= t.list_share and s.longest_prose < t.list_prose_words:
         return "link_list", (
-            f"{s.linked_headings} headings are links, no more than {s.longest_prose} words "
-            "of prose in one place"
+            f"{s.link_share:.0%} of the text is link text, {s.teaser_share:.0%} teasers"
         )
     if s.collection and s.longest_prose < t.prose_words:
         return "link_list", "the page's structured data calls it a collection"
-    if s.chrome_share >= t.chrome_share:
-        return "navigation", f"{s.chrome_share:.0%} of the text is the site's navigation"
+    if (
+        s.short_line_share >= t.short_line_share
+        and s.lines >= t.menu_lines
+        and s.longest_prose < t.prose_words
+    ):
+        return "navigation", f"{s.short_line_share:.0%} of {s.lines} lines are menu items"
     return None
 
 
