@@ -6,8 +6,9 @@ so it can run in a worker process of a ``ProcessPoolExecutor``.
 
 One parse serves everything: the page is parsed once with trafilatura's ``load_html``;
 that tree goes to ``bare_extraction(with_metadata=True)`` (which works on its own copy)
-and is also read directly for the few things trafilatura does not report the way we
-want them (language, canonical URL, the page's own date).
+and is also read directly for what trafilatura does not report the way we want it
+(JSON-LD, the headline, bylines, language, canonical URL, where the date came from, and
+whether the page is an article at all).
 
 It raises nothing but :class:`~schemas.errors.NotAnArticle`, whose ``reason`` is one of:
 
@@ -16,11 +17,15 @@ It raises nothing but :class:`~schemas.errors.NotAnArticle`, whose ``reason`` is
 ``too_large``       over :data:`MAX_HTML_CHARS` (the fetcher should have capped it already)
 ``no_text``         HTML, but trafilatura finds no main text in it
 ``too_short``       the main text has fewer than ``ExtractOptions.min_words`` words
+``link_list``, ``consent_wall``, ``paywall_stub``, ``error_page``, ``navigation``
+                    the page is not an article (:mod:`.notarticle`)
 ``parse_error``     lxml, trafilatura or htmldate failed on the input (wrapped, never leaked)
 
 Modules: :mod:`.core` (the extraction), :mod:`.decode` (bytes to text, sniffing),
-:mod:`.metadata` and :mod:`.dates` (what the page says about itself). Importers use the
-names re-exported here.
+:mod:`.notarticle` (pages that are not articles), :mod:`.clean` (boilerplate lines
+trafilatura keeps), :mod:`.jsonld`, :mod:`.title`, :mod:`.byline`, :mod:`.dates` and
+:mod:`.metadata` (what the page says about itself), :mod:`.words`. Importers use the names
+re-exported here.
 """
 
 from ingest.extract.core import (

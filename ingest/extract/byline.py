@@ -16,8 +16,9 @@ from lxml.html import HtmlElement
 __all__ = ["authors", "clean_name"]
 
 _PREFIX = re.compile(
-    r"^(?:(?:written|posted|published)\s+)?(?:by|von|par|por|di|da|door|av|af|przez|zum profil von"
-    r"|autor(?:in)?|author|text)\s*:?\s+",
+    r"^(?:(?:written|posted|published|(?:zeige )?alle beiträge|view all posts|beiträge)\s+)?"
+    r"(?:by|von|par|por|di|da|door|av|af|przez|zum profil von|autor(?:in)?|author|text"
+    r"|责任编辑|作者|编辑)(?:\s*[:：]\s*|\s+)",
     re.IGNORECASE,
 )
 _GENERIC = frozenset(
@@ -95,7 +96,11 @@ def _from_markup(tree: HtmlElement) -> list[str]:
             break
     if found:
         return found
-    for element in tree.iterfind(".//*[@class]"):
+    candidates = tree.xpath(
+        ".//*[contains(@class, 'author') or contains(@class, 'byline')"
+        " or contains(@class, 'Author') or contains(@class, 'Byline')]"
+    )
+    for element in candidates:
         if element.tag in {"body", "article", "main", "section", "html"}:
             continue
         if not _BYLINE_CLASS.search(element.get("class") or ""):

@@ -44,14 +44,14 @@ MAX_HTML_CHARS = 20_000_000
 
 @dataclass(frozen=True, slots=True)
 class ExtractOptions:
-    """The trafilatura knobs we expose.
+    """The trafilatura knobs we expose, and our own steps around trafilatura.
 
-    The defaults are the combination ``python -m bench.extract_options`` picked on
-    trafilatura's evaluation corpus (best F1; speed breaks ties): trafilatura's own
-    defaults, balanced with the readability/jusText fallback and tables, snippet F1 0.926
-    on 990 pages. ``fast=True`` is 1.5-2x faster at F1 0.920 (the next best was
-    ``favor_precision``, 0.922). ``min_words=25`` refuses 0.3 % of that corpus, all of it
-    content pages, most of them extraction failures (a caption, a site slogan).
+    trafilatura's part is its own defaults (balanced, with the readability/jusText fallback
+    and tables), the best F1 of its option combinations on its evaluation corpus
+    (``python -m bench.extract_options --options``); ``fast=True`` is 1.5-2x faster for a
+    little less F1. Our steps (cleaning, metadata, not-article checks) are measured one by
+    one by ``python -m bench.extract_options`` (bench/README.md). ``min_words=25`` refuses
+    0.3 % of that corpus, all of it content pages, most of them extraction failures.
     """
 
     favor_precision: bool = False

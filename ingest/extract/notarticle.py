@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
 
 from lxml.html import HtmlElement
 
@@ -32,7 +34,16 @@ from ingest.extract.jsonld import StructuredData
 from ingest.extract.words import count_words
 from schemas.errors import NotAnArticle
 
-__all__ = ["THRESHOLDS", "Signals", "Thresholds", "check", "signals"]
+__all__ = [
+    "THRESHOLDS",
+    "PageSignals",
+    "SignalSource",
+    "Signals",
+    "Thresholds",
+    "check",
+    "classify",
+    "signals",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +78,67 @@ class Thresholds:
 THRESHOLDS = Thresholds()
 
 
+class SignalSource(Protocol):
+    """What :func:`classify` reads: a :class:`Signals` or a lazy :class:`PageSignals`."""
+
+    @property
+    def words(self) -> int: ...
+    @property
+    def lines(self) -> int: ...
+    @property
+    def link_share(self) -> float: ...
+    @property
+    def short_line_share(self) -> float: ...
+    @property
+    def longest_prose(self) -> int: ...
+    @property
+    def teaser_share(self) -> float: ...
+    @property
+    def consent_terms(self) -> int: ...
+    @property
+    def consent_density(self) -> float: ...
+    @property
+    def paywall(self) -> bool: ...
+    @property
+    def page_consent_terms(self) -> int: ...
+    @property
+    def error(self) -> bool: ...
+    @property
+    def collection(self) -> bool: ...
+    @property
+    def article(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Signals:
+    """Every signal of one page, measured (for the bench and the tests)."""
+
     words: int
     lines: int
+    """Non-empty lines of the text."""
     link_share: float
     """Share of the text's characters that are the text of a link (of 3+ words)."""
-    chrome_share: float
-    """Share of the text's characters in the page's navigation, header, footer, sidebars."""
     short_line_share: float
     """Share of the text's lines of at most four words."""
-    linked_headings: int
-    """Headings (h2-h4) that hold a link: the teasers of a list."""
     longest_prose: int
     """Words of the longest run of paragraphs under one parent element."""
     teaser_share: float
     """Share of the text's characters inside teasers: five or more sibling elements alike
     (tag and class), each a headline link with at most a few lines of text."""
     consent_terms: int
+    """Distinct consent terms in the text."""
     consent_density: float
-    """Consent vocabulary per word."""
+    """Consent vocabulary per word of the text."""
     paywall: bool
-    """A subscription prompt on the page."""
+    """Wording that says the rest of the page is for subscribers, on the page."""
     page_consent_terms: int
-    """Distinct consent terms in the page's visible text (a consent dialog)."""
+    """Distinct consent terms in the page's own text (a consent dialog)."""
     error: bool
+    """An error message in the title, the first heading or the first lines."""
     collection: bool
+    """JSON-LD calls the page a collection, search results, a profile, and no article."""
     article: bool
+    """JSON-LD has an article type, or ``og:type`` is ``article``."""
 
 
 # the words of consent dialogs (cookie banners, TCF walls) in the languages we ingest
@@ -142,67 +187,113 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-_CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
-_CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "menu", "menubar"})
-_CHROME_TOKENS = frozenset(
-    {"nav", "navbar", "navigation", "menu", "footer", "sidebar", "breadcrumb", "breadcrumbs"}
-)
-_TOKEN = re.compile(r"[\s_-]+")
+class PageSignals:
+    """The signals of one page, each measured when first read: :func:`check` stops at the
+    first verdict, so most articles never pay for the costlier ones."""
+
+    def __init__(self, tree: HtmlElement, text: str, structured: StructuredData) -> None:
+        self._tree = tree
+        self._text = text
+        self._structured = structured
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        return [line for line in (_norm(line) for line in self._text.split("\n")) if line]
+
+    @cached_property
+    def _total(self) -> int:
+        return sum(len(line) + 1 for line in self._lines) or 1
+
+    @cached_property
+    def words(self) -> int:
+        return count_words(self._text)
+
+    @cached_property
+    def lines(self) -> int:
+        return len(self._lines)
+
+    @cached_property
+    def link_share(self) -> float:
+        flat = " ".join(self._lines)
+        anchors: set[str] = set()
+        for number, link in enumerate(self._tree.iter("a")):
+            if number >= _MAX_ANCHORS:
+                break
+            anchor = _norm(link.text_content())
+            if len(anchor.split()) >= 3:
+                anchors.add(anchor)
+        linked = sum(len(anchor) for anchor in anchors if anchor in flat)
+        return min(1.0, linked / self._total)
+
+    @cached_property
+    def short_line_share(self) -> float:
+        short = sum(1 for line in self._lines if count_words(line) <= 4)
+        return short / len(self._lines) if self._lines else 0.0
+
+    @cached_property
+    def longest_prose(self) -> int:
+        return _longest_prose(self._tree)
+
+    @cached_property
+    def teaser_share(self) -> float:
+        return _teaser_share(self._tree, self._lines, self._total)
+
+    @cached_property
+    def _consent(self) -> list[str]:
+        return _CONSENT.findall(self._text)
+
+    @cached_property
+    def consent_terms(self) -> int:
+        return len({m.casefold()[:8] for m in self._consent})
+
+    @cached_property
+    def consent_density(self) -> float:
+        return len(self._consent) / max(self.words, 1)
+
+    @cached_property
+    def _visible(self) -> str:
+        return _visible_text(self._tree)
+
+    @cached_property
+    def paywall(self) -> bool:
+        return bool(_PAYWALL.search(self._visible))
+
+    @cached_property
+    def page_consent_terms(self) -> int:
+        return len({m.casefold()[:8] for m in _CONSENT.findall(self._visible)})
+
+    @cached_property
+    def error(self) -> bool:
+        title = self._tree.find(".//title")
+        heading = self._tree.find(".//h1")
+        said = " | ".join(
+            [
+                " ".join(self._lines[:6]),
+                _norm(title.text_content()) if title is not None else "",
+                _norm(heading.text_content()) if heading is not None else "",
+            ]
+        )
+        return bool(_ERROR.search(said))
+
+    @cached_property
+    def collection(self) -> bool:
+        types = self._structured.types
+        return bool(types & _COLLECTION_TYPES) and not self._structured.is_article
+
+    @cached_property
+    def article(self) -> bool:
+        if self._structured.is_article:
+            return True
+        for meta in self._tree.iterfind(".//meta[@content]"):
+            if (meta.get("property") or meta.get("name") or "").lower() == "og:type":
+                return _norm(meta.get("content") or "") == "article"
+        return False
 
 
 def signals(tree: HtmlElement, text: str, structured: StructuredData) -> Signals:
-    """What the page shows, measured once."""
-    flat = _norm(text)
-    total = len(flat) or 1
-    anchors: set[str] = set()
-    for number, link in enumerate(tree.iter("a")):
-        if number >= _MAX_ANCHORS:
-            break
-        anchor = _norm(link.text_content())
-        if len(anchor.split()) >= 3:
-            anchors.add(anchor)
-    linked = sum(len(anchor) for anchor in anchors if anchor in flat)
-    lines = [line for line in (_norm(line) for line in text.split("\n")) if line]
-    chrome = _chrome_text(tree)
-    in_chrome = sum(len(line) for line in lines if len(line) > 3 and line in chrome)
-    short = sum(1 for line in lines if count_words(line) <= 4)
-    headings = 0
-    for number, heading in enumerate(tree.iter("h2", "h3", "h4")):
-        if number >= _MAX_HEADINGS:
-            break
-        if heading.find(".//a") is not None:
-            headings += 1
-    words = count_words(text)
-    head = " ".join(lines[:6])
-    title = tree.find(".//title")
-    title_text = _norm(title.text_content()) if title is not None else ""
-    h1 = tree.find(".//h1")
-    if h1 is not None:
-        title_text += " | " + _norm(h1.text_content())
-    og_type = ""
-    for meta in tree.iterfind(".//meta[@content]"):
-        if (meta.get("property") or meta.get("name") or "").lower() == "og:type":
-            og_type = _norm(meta.get("content") or "")
-            break
-    consent = _CONSENT.findall(text)
-    visible = _visible_text(tree)
-    return Signals(
-        words=words,
-        lines=len(lines),
-        link_share=min(1.0, linked / total),
-        chrome_share=min(1.0, in_chrome / total),
-        short_line_share=short / len(lines) if lines else 0.0,
-        linked_headings=headings,
-        longest_prose=_longest_prose(tree),
-        teaser_share=_teaser_share(tree, lines, total),
-        consent_terms=len({m.casefold()[:8] for m in consent}),
-        consent_density=len(consent) / max(words, 1),
-        paywall=bool(_PAYWALL.search(visible)),
-        page_consent_terms=len({m.casefold()[:8] for m in _CONSENT.findall(visible)}),
-        error=bool(_ERROR.search(head) or _ERROR.search(title_text)),
-        collection=bool(structured.types & _COLLECTION_TYPES) and not structured.is_article,
-        article=structured.is_article or og_type == "article",
-    )
+    """Every signal of the page, measured now."""
+    page = PageSignals(tree, text, structured)
+    return Signals(**{name: getattr(page, name) for name in Signals.__slots__})
 
 
 def _visible_text(tree: HtmlElement) -> str:
@@ -215,36 +306,6 @@ def _visible_text(tree: HtmlElement) -> str:
         str(t) for t in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")
     ]
     return " ".join(" ".join(parts).split())
-
-
-def _chrome_text(tree: HtmlElement) -> str:
-    """The text of the page's navigation, header, footer and sidebars (the outermost such
-    elements; never one that holds an ``<article>``/``<main>`` or most of the page)."""
-    body = tree.find(".//body")
-    if body is None:
-        return ""
-    limit = len(body.text_content()) // 2
-    parts = []
-    stack = [body]
-    while stack:
-        element = stack.pop()
-        for child in element:
-            if not isinstance(child.tag, str):
-                continue
-            if _is_chrome(child):
-                text = child.text_content()
-                if len(text) <= limit and child.find(".//article") is None:
-                    parts.append(_norm(text))
-                    continue
-            stack.append(child)
-    return " | ".join(parts)
-
-
-def _is_chrome(element: HtmlElement) -> bool:
-    if element.tag in _CHROME_TAGS or (element.get("role") or "").lower() in _CHROME_ROLES:
-        return True
-    names = f"{element.get('class', '')} {element.get('id', '')}".lower()
-    return bool(_CHROME_TOKENS.intersection(_TOKEN.split(names)))
 
 
 _MIN_TEASERS = 5
@@ -300,32 +361,33 @@ def _longest_prose(tree: HtmlElement) -> int:
     return max(runs.values(), default=0)
 
 
-def classify(s: Signals, t: Thresholds = THRESHOLDS) -> tuple[str, str] | None:
+def classify(s: SignalSource, t: Thresholds = THRESHOLDS) -> tuple[str, str] | None:
     """(reason, detail) when the page is not an article, else None. A page that declares
     itself an article (JSON-LD article type, ``og:type`` article) is refused only for what
-    it says in words (an error, a consent dialog, a paywall), never for its shape."""
+    it says in words (an error, a consent dialog, a paywall), never for its shape. The
+    cheaper signal of each condition is read first."""
     if s.error and (s.words <= t.error_words or s.longest_prose < t.stub_prose):
         return "error_page", "the page says it is an error page"
     if (s.consent_terms >= t.consent_terms and s.consent_density >= t.consent_density) or (
-        s.page_consent_terms >= t.page_consent_terms and s.words <= t.stub_words
+        s.words <= t.stub_words and s.page_consent_terms >= t.page_consent_terms
     ):
-        return "consent_wall", f"a consent dialog ({s.page_consent_terms} consent terms)"
-    if s.paywall and (
+        return "consent_wall", "a consent dialog in place of the article"
+    if (
         s.words <= t.stub_words or (not s.article and s.longest_prose < t.stub_prose)
-    ):
+    ) and s.paywall:
         return "paywall_stub", f"a subscription prompt and {s.words} words"
     if s.article:
         return None
-    if s.link_share + s.teaser_share >= t.list_share and s.longest_prose < t.list_prose_words:
+    if s.longest_prose < t.list_prose_words and s.link_share + s.teaser_share >= t.list_share:
         return "link_list", (
             f"{s.link_share:.0%} of the text is link text, {s.teaser_share:.0%} teasers"
         )
     if s.collection and s.longest_prose < t.prose_words:
         return "link_list", "the page's structured data calls it a collection"
     if (
-        s.short_line_share >= t.short_line_share
-        and s.lines >= t.menu_lines
+        s.lines >= t.menu_lines
         and s.longest_prose < t.prose_words
+        and s.short_line_share >= t.short_line_share
     ):
         return "navigation", f"{s.short_line_share:.0%} of {s.lines} lines are menu items"
     return None
@@ -335,7 +397,7 @@ def check(
     tree: HtmlElement, text: str, structured: StructuredData, t: Thresholds = THRESHOLDS
 ) -> None:
     """Raise :class:`NotAnArticle` when the page is not an article."""
-    verdict = classify(signals(tree, text, structured), t)
+    verdict = classify(PageSignals(tree, text, structured), t)
     if verdict is not None:
         reason, detail = verdict
         raise NotAnArticle(detail, reason=reason)

@@ -53,7 +53,7 @@ def page(content: str, head: str = "", title: str = "The Example Gazette") -> st
 
 
 def article(extra: str = "", head: str = "") -> str:
-    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 2)
     return page(f"<article><h1>Parliament passes the budget</h1>{body}</article>{extra}", head)
 
 
@@ -167,9 +167,7 @@ def signals(**changes: object) -> Signals:
         "words": 400,
         "lines": 10,
         "link_share": 0.0,
-        "chrome_share": 0.0,
         "short_line_share": 0.0,
-        "linked_headings": 0,
         "longest_prose": 300,
         "teaser_share": 0.0,
         "consent_terms": 0,
