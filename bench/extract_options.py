@@ -140,6 +140,7 @@ class PageResult:
     day: str | None  # published_at as YYYY-MM-DD (UTC)
     source: str | None
     local_day: str | None = None  # published_day: the day as the page states it
+    text: str | None = None  # the extracted text (kept for rows derived by cleaning it)
 
 
 def norm(text: str) -> str:
@@ -172,6 +173,7 @@ def run_page(page: Page, options: ExtractOptions) -> PageResult:
         day=article.published_at.date().isoformat() if article.published_at else None,
         source=article.published_source,
         local_day=article.published_day.isoformat() if article.published_day else None,
+        text=article.text,
     )
 
 

@@ -2,8 +2,9 @@
 
     python -m bench.extract_options [--limit N] [--speed-pages N] [--runs N] [--workers N]
 
-Rows, each a full run of :func:`ingest.extract.extract_article` over the annotated pages of
-``news-pages-trafilatura-eval`` (``min_words=0``; a refused page scores as empty text):
+Rows, each :func:`ingest.extract.extract_article` over the annotated pages of
+``news-pages-trafilatura-eval`` (``min_words=0``; a refused page scores as empty text;
+the cleaning rows reuse the first row's extraction, see :func:`rows`):
 trafilatura's defaults as the pipeline used them before (no cleaning, trafilatura's own
 metadata, no not-article checks); then each cleaning rule of
 :data:`ingest.extract.clean.DEFAULT_RULES` added in turn; then the metadata from JSON-LD,
@@ -43,12 +44,13 @@ from bench.extract_options import (
     _names,
     _run_key,
     _text,
+    count,
     eval_dir,
     load_pages,
     speed,
 )
-from ingest.extract import DEFAULT_OPTIONS, ExtractOptions, extract_article
-from ingest.extract.clean import DEFAULT_RULES, RULES
+from ingest.extract import DEFAULT_OPTIONS, ExtractOptions, count_words, extract_article
+from ingest.extract.clean import DEFAULT_RULES, RULES, clean_text
 from schemas.errors import NotAnArticle
 
 OUTPUT = Path(__file__).resolve().parent / "extract_quality.md"
@@ -56,18 +58,40 @@ BEFORE = "trafilatura defaults (before)"
 FINAL = "+ not-article checks = defaults (final)"
 
 
+METADATA = "+ metadata: JSON-LD, headings, bylines"
+LEFT_OUT = "(left out) + clean: headline"
+
+
 def rows() -> dict[str, ExtractOptions]:
+    """Every row's options. Only :data:`BEFORE`, :data:`METADATA` and :data:`FINAL` are
+    extracted; the cleaning rows apply :func:`clean_text` to the ``BEFORE`` row's text (what
+    ``extract_article`` does with those options: trafilatura's text and title, cleaned),
+    and ``LEFT_OUT`` applies the headline rule to the final row's text."""
     plain = ExtractOptions(cleaning=(), structured_metadata=False, detect_not_article=False)
     out = {BEFORE: plain}
     added: list[str] = []
     for rule in DEFAULT_RULES:
         added.append(rule)
         out[f"+ clean: {rule}"] = replace(plain, cleaning=tuple(added))
-    out["+ metadata: JSON-LD, headings, bylines"] = replace(
-        DEFAULT_OPTIONS, detect_not_article=False
-    )
+    out[METADATA] = replace(DEFAULT_OPTIONS, detect_not_article=False)
     out[FINAL] = DEFAULT_OPTIONS
-    out["(left out) + clean: headline"] = replace(DEFAULT_OPTIONS, cleaning=RULES)
+    out[LEFT_OUT] = replace(DEFAULT_OPTIONS, cleaning=RULES)
+    return out
+
+
+def _cleaned(
+    pages: Sequence[Page], base: Sequence[PageResult], rules: tuple[str, ...]
+) -> list[PageResult]:
+    by_key = {p.key: p for p in pages}
+    out = []
+    for r in base:
+        if r.reason is not None or r.text is None:
+            out.append(r)
+            continue
+        text = clean_text(r.text, title=r.title, rules=rules)
+        out.append(
+            replace(r, counts=count(by_key[r.key], text), word_count=count_words(text), text=text)
+        )
     return out
 
 
@@ -101,12 +125,20 @@ def run_rows(
     (refused, all) counts per (kind, half), and the reasons given."""
     scores = []
     made = nonarticles.build((p.file, p.key, p.html, p.with_) for p in pages if p.file)
+    extracted = {BEFORE, METADATA, FINAL}
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(limit,)) as pool:
+        results: dict[str, list[PageResult]] = {}
         for name, options in rows().items():
             started = time.perf_counter()
-            opts = replace(options, min_words=0)
-            results = list(pool.map(_run_key, [(p.key, opts) for p in pages], chunksize=8))
-            scores.append(Scores(name, options, results))
+            if name in extracted:
+                opts = replace(options, min_words=0)
+                jobs_ = [(p.key, opts) for p in pages]
+                results[name] = list(pool.map(_run_key, jobs_, chunksize=8))
+            elif name == LEFT_OUT:
+                results[name] = _cleaned(pages, results[FINAL], ("headline",))
+            else:
+                results[name] = _cleaned(pages, results[BEFORE], options.cleaning)
+            scores.append(Scores(name, options, results[name]))
             precision, recall, f1, _ = scores[-1].metrics()
             print(
                 f"  {name}: P={precision:.4f} R={recall:.4f} F1={f1:.4f} "
@@ -203,16 +235,16 @@ def quality_main(argv: Sequence[str]) -> int:
     speed_pages = list(pages)
     random.Random(1).shuffle(speed_pages)
     speed_pages = speed_pages[: args.speed_pages]
+    note = f"Total bench time {time.perf_counter() - started:.0f} s."
     if args.runs:
         speed(timed, speed_pages, args.runs)
-    before, final = timed
-    note = (
-        f"Speed, 1 process, {len(speed_pages)} pages from memory, median of {args.runs} "
-        f"interleaved runs: before {before.pages_per_second:.1f} pages/s, final "
-        f"{final.pages_per_second:.1f} pages/s (final/before time x "
-        f"{before.pages_per_second / max(final.pages_per_second, 1e-9):.3f}). "
-        f"Total bench time {time.perf_counter() - started:.0f} s."
-    )
+        before, final = timed
+        note = (
+            f"Speed, 1 process, {len(speed_pages)} pages from memory, median of {args.runs} "
+            f"interleaved runs: before {before.pages_per_second:.1f} pages/s, final "
+            f"{final.pages_per_second:.1f} pages/s (final/before time x "
+            f"{before.pages_per_second / max(final.pages_per_second, 1e-9):.3f}). {note}"
+        )
     text = report(scores, pages, counts, reasons, note)
     print(text)
     args.output.write_text(text, encoding="utf-8")
