@@ -192,7 +192,12 @@ def _extract(html: bytes | str, url: str | None, options: ExtractOptions) -> Ext
         title = headline(
             tree,
             jsonld=structured.headline,
-            metadata_titles=[metas.get("og:title"), metas.get("twitter:title"), title],
+            metadata_titles=[
+                metas.get("og:title"),
+                metas.get("twitter:title"),
+                title,
+                metadata.title_element(tree),
+            ],
             site_name=site_name or metas.get("og:site_name"),
         )
         authors = byline.authors(

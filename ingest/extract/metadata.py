@@ -16,6 +16,7 @@ __all__ = [
     "language_code",
     "meta_values",
     "resolve",
+    "title_element",
 ]
 
 
@@ -115,3 +116,9 @@ def meta_values(tree: HtmlElement) -> dict[str, str]:
         if key and content and key not in values:
             values[key] = content
     return values
+
+
+def title_element(tree: HtmlElement) -> str | None:
+    """The text of the page's ``<title>``."""
+    element = tree.find(".//title")
+    return clean(element.text_content()) if element is not None else None
