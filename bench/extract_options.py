@@ -1,6 +1,12 @@
-"""Which trafilatura options should ``ingest.extract`` use? Measured on trafilatura's own corpus.
+"""Extraction quality on trafilatura's own corpus: our changes, and trafilatura's options.
 
     python -m bench.extract_options [--limit N] [--speed-pages N] [--runs N] [--workers N]
+    python -m bench.extract_options --options [...]   # trafilatura's option combinations
+
+Without ``--options`` it prints the table of issue 20 (:mod:`bench.extract_quality`): each
+of our changes on top of trafilatura's defaults, with metadata accuracy, both halves of the
+corpus, and the not-article set of :mod:`bench.nonarticles`. With ``--options``, the
+comparison of trafilatura's option combinations described below.
 
 The corpus (``news-pages-trafilatura-eval.tar.xz``, unpacked into ``.cache/corpus/``) is
 trafilatura's evaluation set: per page, ``with`` snippets that must appear in the extracted
@@ -79,6 +85,7 @@ class Page:
     title: str | None
     date: str | None
     author: str | None
+    file: str = ""  # the page's file name: fixes its half (bench.nonarticles.half_of)
 
 
 def eval_dir() -> Path:
@@ -109,6 +116,7 @@ def load_pages(limit: int | None = None) -> list[Page]:
                 title=item.get("title"),
                 date=item.get("date"),
                 author=item.get("author"),
+                file=item["file"],
             )
         )
     return pages
@@ -131,6 +139,8 @@ class PageResult:
     authors: tuple[str, ...]
     day: str | None  # published_at as YYYY-MM-DD (UTC)
     source: str | None
+    local_day: str | None = None  # published_day: the day as the page states it
+    text: str | None = None  # the extracted text (kept for rows derived by cleaning it)
 
 
 def norm(text: str) -> str:
@@ -162,6 +172,8 @@ def run_page(page: Page, options: ExtractOptions) -> PageResult:
         authors=article.authors,
         day=article.published_at.date().isoformat() if article.published_at else None,
         source=article.published_source,
+        local_day=article.published_day.isoformat() if article.published_day else None,
+        text=article.text,
     )
 
 
@@ -394,6 +406,16 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--options" in args:
+        args.remove("--options")
+        return options_main(args)
+    from bench.extract_quality import quality_main
+
+    return quality_main(args)
+
+
+def options_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="score a fixed random sample of N pages")
     parser.add_argument("--speed-pages", type=int, default=150, help="pages timed (default 150)")

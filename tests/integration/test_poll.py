@@ -176,7 +176,7 @@ def test_the_page_date_is_searched_only_for_entries_the_feed_does_not_date(
         datetime(2025, 12, 2, 9, 30, tzinfo=UTC),
     )
     assert (undated.published_source, as_utc(undated.published_at)) == (
-        "page",
+        "meta",
         datetime(2025, 12, 2, 8, 0, tzinfo=UTC),
     )
     assert searched == [srv.url("/undated.html")]

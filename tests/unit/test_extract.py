@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ingest.extract
+import ingest.extract.core
 from ingest.extract import (
     ExtractedArticle,
     ExtractOptions,
@@ -124,7 +125,7 @@ def test_article_metadata() -> None:
     assert article.title == "Harbour Bridge reopens after repairs"
     assert article.authors == ("Jane Doe",)
     assert article.published_at == datetime(2024, 5, 17, 6, 30, tzinfo=UTC)
-    assert article.published_source == "page"  # the URL has the day too, but so does the page
+    assert article.published_source == "meta"  # the URL has the day too, but so does the markup
     assert article.language == "en"
     assert article.site_name == "The Example Gazette"
     assert article.image == "https://news.example.com/images/2024/harbour-bridge.jpg"
@@ -205,6 +206,7 @@ def test_page_date_off_skips_htmldate_and_changes_nothing_else(
             **{name: getattr(full, name) for name in ExtractedArticle.__slots__},
             "published_at": None,
             "published_source": None,
+            "published_day": None,
         }
     )
     assert extract_article(ARTICLE_HTML, url=URL).published_at == full.published_at
@@ -223,7 +225,7 @@ def test_date_only_day_known_is_midnight_utc() -> None:
     head = '<meta property="article:published_time" content="2021-11-30">'
     article = extract_article(_plain_page(UNDATED, head), options=_any_length())
     assert article.published_at == datetime(2021, 11, 30, tzinfo=UTC)
-    assert article.published_source == "page"
+    assert article.published_source == "meta"
 
 
 def test_no_date_no_language_no_canonical() -> None:
@@ -291,7 +293,7 @@ def test_library_failures_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ingest.extract, "bare_extraction", explode)
+    monkeypatch.setattr(ingest.extract.core, "bare_extraction", explode)
     with pytest.raises(NotAnArticle) as caught:
         extract_article(ARTICLE_HTML)
     assert caught.value.reason == "parse_error"
@@ -299,7 +301,7 @@ def test_library_failures_are_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.extract, "MAX_HTML_CHARS", 1000)
+    monkeypatch.setattr(ingest.extract.core, "MAX_HTML_CHARS", 1000)
     for body in (ARTICLE_HTML, ARTICLE_HTML.encode()):
         with pytest.raises(NotAnArticle) as caught:
             extract_article(body)
