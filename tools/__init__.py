@@ -1,0 +1,1 @@
+"""Build-time tooling, not part of the installed package (see pyproject.toml)."""

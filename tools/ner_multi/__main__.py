@@ -1,0 +1,180 @@
+"""Build the per-language NER models: ``python -m tools.ner_multi <command>``.
+
+  prepare --lang de            corpus -> DocBins in .cache/ner-multi/docbin/de
+  news                         news text per language for speed (.cache/ner-multi/news)
+  build --lang de --out DIR    prepare, train, evaluate on held-out tests, measure words/s,
+                               write DIR/de_newsingest_ner/ with MODEL_CARD.md
+  compare --lang fr --model NAME=PATH[:MAP] ...   same tests + interleaved speed for models
+
+Run it from the repository root, after unpacking ``../shared/corpus/ner-multi.tar.xz`` into
+``.cache/ner-multi/`` (``prepare`` does it if needed). One thread throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from tools.ner_multi import card, data, evaluate, news, train  # noqa: E402
+
+CORPUS_TAR = Path("../shared/corpus/ner-multi.tar.xz")
+VERSION = "0.1.0"
+MAPS = {"plo": evaluate.PLO, "ontonotes": evaluate.ONTONOTES_TO_PLO}
+
+
+def _ensure_raw() -> None:
+    if not data.RAW.exists():
+        data.CACHE.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(CORPUS_TAR) as tf:
+            tf.extractall(data.CACHE, filter="data")
+
+
+def _docbins(lang: str) -> Path:
+    folder = data.CACHE / "docbin" / lang
+    if not (folder / "stats.json").exists():
+        _ensure_raw()
+        data.prepare(lang, folder)
+    return folder
+
+
+def speed_texts(lang: str) -> tuple[list[str], str]:
+    """News pages of the language; topped up with held-out test text where pages are few."""
+    texts = news.texts(lang)
+    what = f"{len(texts)} news pages (trafilatura evaluation set)"
+    if len(texts) < 20:
+        folder = _docbins(lang)
+        para: list[str] = []
+        sents: list[str] = []
+        tests = sorted(folder.glob("test-*.spacy"), key=lambda p: "wikiann" in p.name)
+        for path in tests:
+            for text, _ in evaluate.gold_docs(path, lang)[:3000]:
+                sents.append(text)
+                if sum(len(s.split()) for s in sents) > 200:
+                    para.append(" ".join(sents))
+                    sents = []
+        texts += para[:200]
+        what += f" + {min(len(para), 200)} paragraphs of held-out test sentences"
+    return texts, what
+
+
+def _load(spec: str) -> Any:
+    import spacy
+
+    return spacy.load(spec, exclude=["tagger", "parser", "lemmatizer", "attribute_ruler",
+                                    "morphologizer", "senter", "tok2vec_tagger"])  # fmt: skip
+
+
+def _dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> dict[str, Any]:
+    import spacy
+
+    folder = _docbins(lang)
+    arch = train.ARCHS[arch_name]
+    run = data.CACHE / "runs" / f"{lang}-{arch_name}-{steps}"
+    best = run / "model-best"
+    if retrain or not best.exists():
+        train.train(lang, folder, run, arch, steps)
+    nlp = spacy.load(best)
+    scores = {
+        p.stem.removeprefix("test-"): evaluate.evaluate(nlp, p, lang)
+        for p in sorted(folder.glob("test-*.spacy"))
+    }
+    texts, what = speed_texts(lang)
+    wps = evaluate.words_per_second({f"{lang}_newsingest_ner": evaluate.pipe_runner(nlp)}, texts)
+    name = f"{lang}_newsingest_ner"
+    target = out / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(best, target)
+    stats = json.loads((folder / "stats.json").read_text())
+    meta = json.loads((target / "meta.json").read_text())
+    meta.update(
+        name="newsingest_ner", version=VERSION, license="MIT", author="newsingest",
+        description=f"Small {card.LANG_NAMES.get(lang, lang)} NER (CNN tok2vec + ner, no "
+        "vectors), PER/ORG/LOC, trained by tools/ner_multi from WikiANN and news-like data; "
+        "see MODEL_CARD.md (training data licences there).",
+        performance={src: s["ALL"] for src, s in scores.items()},
+    )  # fmt: skip
+    (target / "meta.json").write_text(json.dumps(meta, indent=1))
+    report = {
+        "lang": lang, "name": name, "version": VERSION, "arch": {**arch.__dict__, "steps": steps},
+        "labels": list(nlp.get_pipe("ner").labels), "size_mb": _dir_mb(target),
+        "spacy": f"spaCy {spacy.__version__}", "data": stats, "scores": scores,
+        "speed": {"wps": wps, "texts": len(texts), "what": what, "repeats": 3,
+                  "words": sum(len(t.split()) for t in texts)},
+    }  # fmt: skip
+    extra = out / f"{lang}-extra.json"  # comparison tables (``compare --card``)
+    if extra.exists():
+        report["extra"] = json.loads(extra.read_text())
+    (run / "report.json").write_text(json.dumps(report, indent=1))
+    (target / "MODEL_CARD.md").write_text(card.render(report))
+    return report
+
+
+def compare(lang: str, specs: list[str], repeats: int) -> dict[str, Any]:
+    """Scores on the language's tests and interleaved words/s for several models."""
+    folder = _docbins(lang)
+    models: dict[str, tuple[Any, dict[str, str]]] = {}
+    for spec in specs:
+        label, _, rest = spec.partition("=")
+        path, _, map_name = rest.partition(":")
+        models[label] = (_load(path), MAPS[map_name or "plo"])
+    result: dict[str, Any] = {"scores": {}, "wps": {}}
+    for label, (nlp, mapping) in models.items():
+        result["scores"][label] = {
+            p.stem.removeprefix("test-"): evaluate.evaluate(nlp, p, lang, mapping)
+            for p in sorted(folder.glob("test-*.spacy"))
+        }
+    texts, what = speed_texts(lang)
+    runners = {label: evaluate.pipe_runner(nlp) for label, (nlp, _) in models.items()}
+    result["wps"] = evaluate.words_per_second(runners, texts, repeats)
+    result["speed_text"] = what
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m tools.ner_multi")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--lang", required=True)
+    sub.add_parser("news")
+    b = sub.add_parser("build")
+    b.add_argument("--lang", required=True)
+    b.add_argument("--arch", default="w64d2", choices=sorted(train.ARCHS))
+    b.add_argument("--steps", type=int, default=3000)
+    b.add_argument("--out", type=Path, default=Path("workers/models"))
+    b.add_argument("--retrain", action="store_true")
+    c = sub.add_parser("compare")
+    c.add_argument("--lang", required=True)
+    c.add_argument("--model", action="append", required=True)
+    c.add_argument("--repeats", type=int, default=3)
+    c.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "prepare":
+        _ensure_raw()
+        print(json.dumps(data.prepare(args.lang), indent=1))
+    elif args.cmd == "news":
+        print(news.extract())
+    elif args.cmd == "build":
+        rep = build(args.lang, args.arch, args.steps, args.out, args.retrain)
+        print(json.dumps({k: rep[k] for k in ("scores", "speed", "size_mb")}, indent=1))
+    else:
+        res = compare(args.lang, args.model, args.repeats)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
+        print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
