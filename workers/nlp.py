@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
+from workers.labels import common_label
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,9 @@ def display_name(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Mention:
     text: str
-    label: str
+    label: str  # the common label (workers.labels)
     start: int  # character offset in the article text
+    model_label: str = ""  # the model's own label, when it differs or is known
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ class EntityCount:
     name: str
     count: int
     first_offset: int
+    model_label: str = ""  # the model's label of most of the mentions
 
 
 def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
@@ -170,6 +173,7 @@ def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
     for (label, key), found in groups.items():
         names = [display_name(m.text) for m in found]
         name = max(names, key=lambda n: (len(n.split()), names.count(n), -names.index(n)))
+        model_labels = [m.model_label or m.label for m in found]
         out.append(
             EntityCount(
                 label=label,
@@ -177,6 +181,7 @@ def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
                 name=name[:512],
                 count=len(found),
                 first_offset=min(m.start for m in found),
+                model_label=max(model_labels, key=lambda x: (model_labels.count(x), x)),
             )
         )
     return sorted(out, key=lambda e: (e.first_offset, e.label, e.key))
@@ -240,13 +245,22 @@ class NlpPipeline:
     def covers(self, language: str | None) -> bool:
         return language is not None and language.split("-")[0].lower() in self.languages
 
-    def entities(self, texts: Sequence[str], *, batch_size: int = 16) -> list[list[EntityCount]]:
-        """Entities of each text, batched through ``nlp.pipe``."""
+    def entities(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        languages: Sequence[str | None] | None = None,  # one model: one language
+    ) -> list[list[EntityCount]]:
+        """Entities of each text, batched through ``nlp.pipe``, under the common labels."""
         cut = [text[:MAX_NLP_CHARS] for text in texts]
         found: list[list[EntityCount]] = []
         for group in char_batches(cut, batch_size, NLP_BATCH_CHARS):
             found.extend(
-                aggregate(Mention(ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+                aggregate(
+                    Mention(ent.text, common_label(ent.label_), ent.start_char, ent.label_)
+                    for ent in doc.ents
+                )
                 for doc in self.nlp.pipe(group, batch_size=len(group))
             )
         return found
@@ -281,6 +295,10 @@ def load_pipeline(name_or_path: str) -> NlpPipeline:
 
     if name_or_path == RULES_MODEL:
         return rule_based_pipeline()
+    if name_or_path.startswith(BUNDLED_SET):
+        from workers.languages import load_set  # it builds on this module
+
+        return load_set(name_or_path)
     model_available(name_or_path)
     try:
         nlp = spacy.load(name_or_path)
@@ -311,17 +329,22 @@ def get_pipeline(name_or_path: str) -> NlpPipeline:
 
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "en_newsingest_ner"
+#: ``resolve_model``'s value for the bundled models (workers.languages); ``=de,en`` limits it.
+BUNDLED_SET = "newsingest:bundled"
 
 
 def resolve_model(settings: Any) -> str:
-    """The model to load: the configured one (package name or path), else the bundled default.
+    """The model to load: the configured one (package name or path), else the bundled set of
+    one model per language (restricted to ``NEWSINGEST_NLP_LANGUAGES`` when set).
 
     A configured model that is missing is an error (see :func:`model_available`), never a
     silent fallback: the user asked for it by name.
     """
     if settings.spacy_model:
         return str(settings.spacy_model)
-    return str(BUNDLED_MODEL)
+    from workers.languages import bundled_spec, parse_languages
+
+    return bundled_spec(parse_languages(settings.nlp_languages))
 
 
 def model_available(name_or_path: str) -> None:
@@ -329,6 +352,11 @@ def model_available(name_or_path: str) -> None:
     import spacy.util
 
     if name_or_path == RULES_MODEL:
+        return
+    if name_or_path.startswith(BUNDLED_SET):
+        from workers.languages import select
+
+        select(name_or_path)
         return
     if Path(name_or_path).is_dir() or spacy.util.is_package(name_or_path):
         return

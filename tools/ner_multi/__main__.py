@@ -122,9 +122,17 @@ def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> di
     return report
 
 
+PROBES = {"it": Path(__file__).with_name("probe_it.txt")}
+
+
 def compare(lang: str, specs: list[str], repeats: int) -> dict[str, Any]:
     """Scores on the language's tests and interleaved words/s for several models."""
-    folder = _docbins(lang)
+    tests: dict[str, Any] = {}
+    if lang in PROBES:  # no corpus: the hand-labelled probe sentences only
+        tests["probe"] = evaluate.read_marked(PROBES[lang])
+    else:
+        folder = _docbins(lang)
+        tests = {p.stem.removeprefix("test-"): p for p in sorted(folder.glob("test-*.spacy"))}
     models: dict[str, tuple[Any, dict[str, str]]] = {}
     for spec in specs:
         label, _, rest = spec.partition("=")
@@ -133,10 +141,13 @@ def compare(lang: str, specs: list[str], repeats: int) -> dict[str, Any]:
     result: dict[str, Any] = {"scores": {}, "wps": {}}
     for label, (nlp, mapping) in models.items():
         result["scores"][label] = {
-            p.stem.removeprefix("test-"): evaluate.evaluate(nlp, p, lang, mapping)
-            for p in sorted(folder.glob("test-*.spacy"))
+            name: evaluate.evaluate(nlp, test, lang, mapping) for name, test in tests.items()
         }
-    texts, what = speed_texts(lang)
+    if lang in PROBES:
+        texts = news.texts(lang) + [t for t, _ in tests["probe"]]
+        what = f"{len(news.texts(lang))} news pages + the probe sentences"
+    else:
+        texts, what = speed_texts(lang)
     runners = {label: evaluate.pipe_runner(nlp) for label, (nlp, _) in models.items()}
     result["wps"] = evaluate.words_per_second(runners, texts, repeats)
     result["speed_text"] = what

@@ -20,7 +20,13 @@ SOURCES = {
     'back ("de o" -> "do"). CC BY-SA 4.0.',
 }
 
+SOURCES["ewt"] = (
+    "Universal NER English-EWT (web text: weblogs, reviews, e-mail, news groups); stray B-O "
+    "and OTH tags are O. CC BY-SA 4.0."
+)
+
 SPLITS = {
+    "ewt": "its own train / dev / test splits",
     "wikiann": "its train split trains; the first 1,500 sentences of its dev split choose the "
     "checkpoint; its test split (10,000 sentences) is only used here",
     "germeval": "by source document (SHA-1 of the URL): 35 % train, 15 % dev, 50 % held "

@@ -12,6 +12,8 @@ so that the model card can state them:
 - Europeana newspapers: one running token stream per file with no sentence breaks (the
   French file is IOB1). It is cut into pieces at sentence ends (., !, ? before a capital)
   of at most 60 tokens; ``# file`` comments start a new document.
+- Universal NER English-EWT (``../shared/corpus/ner``): web text; its test split is the
+  English reference set of the project's English model card.
 - UNER Portuguese-Bosque: UD syntactic words ("de o" for "do") are contracted back
   (:data:`PT_CONTRACTIONS`) so that the text reads like the newspaper it came from.
 """
@@ -175,6 +177,11 @@ def _contract(words: list[str], tags: list[str]) -> tuple[list[str], list[str]]:
 
 
 def read_bosque(path: Path) -> Iterator[Sentence]:
+    return read_uner(path, "bosque", contract=True)
+
+
+def read_uner(path: Path, source: str, *, contract: bool = False) -> Iterator[Sentence]:
+    """Universal NER files (``id TAB token TAB tag ...``); stray ``B-O``/``OTH`` tags are O."""
     words: list[str] = []
     tags: list[str] = []
     doc = ""
@@ -190,8 +197,8 @@ def read_bosque(path: Path) -> Iterator[Sentence]:
             continue
         if not line.strip():
             if words:
-                w, t = _contract(words, tags)
-                yield Sentence(w, t, f"bosque-{doc or sent}", "bosque", {"sent": sent})
+                w, t = _contract(words, tags) if contract else (words, tags)
+                yield Sentence(w, t, f"{source}-{doc or sent}", source, {"sent": sent})
             words, tags = [], []
             continue
         cols = line.split("\t")

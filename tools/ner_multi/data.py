@@ -8,6 +8,7 @@ Splits (fixed, so that a rebuild gives the same sets):
   with a SHA-1 of its URL: 50 % held-out test, 15 % dev, 35 % train.
 - Europeana newspapers: per file, by position (no shuffling, neighbouring lines share
   a page): first 80 % train, next 10 % dev, last 10 % test.
+- UNER English-EWT: its own train / dev / test splits.
 - UNER Bosque (Portuguese newspaper text): its dev split is the held-out test; of its train
   split, documents with a SHA-1 in the lowest 10 % are dev, the rest train.
 """
@@ -24,6 +25,7 @@ from tools.ner_multi.corpus import Sentence
 
 CACHE = Path(".cache/ner-multi")
 RAW = CACHE / "ner-multi"
+EWT = Path("../shared/corpus/ner")
 WIKIANN_DEV = 1500
 LANGS = ("de", "fr", "es", "pt", "nl", "en")
 
@@ -82,6 +84,12 @@ def splits(lang: str) -> dict[str, dict[str, list[Sentence]]]:
         out["train"]["bosque"] = [s for s in train if _frac(s.doc) >= 0.1]
         out["dev"]["bosque"] = [s for s in train if _frac(s.doc) < 0.1]
         out["test"]["bosque"] = list(corpus.read_bosque(folder / "pt_bosque-ud-dev.iob2"))
+    if lang == "en":
+        folder = EWT
+        train = list(corpus.read_uner(folder / "ewt-train.iob2", "ewt"))
+        out["train"]["ewt"] = train
+        out["dev"]["ewt"] = list(corpus.read_uner(folder / "ewt-dev.iob2", "ewt"))
+        out["test"]["ewt"] = list(corpus.read_uner(folder / "ewt-test.iob2", "ewt"))
     return out
 
 

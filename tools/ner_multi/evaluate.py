@@ -8,6 +8,7 @@ reference's PER/ORG/LOC (labels it maps to None are dropped), which lets foreign
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import Counter
@@ -78,9 +79,9 @@ def score(gold: Sequence[Spans], pred: Sequence[Spans]) -> dict[str, dict[str, f
 
 
 def evaluate(
-    nlp: Any, test: Path, lang: str, label_map: Mapping[str, str] = PLO
+    nlp: Any, test: Path | list[tuple[str, Spans]], lang: str, label_map: Mapping[str, str] = PLO
 ) -> dict[str, dict[str, float]]:
-    docs = gold_docs(test, lang)
+    docs = gold_docs(test, lang) if isinstance(test, Path) else test
     pred = predict(nlp, [t for t, _ in docs], label_map)
     return score([g for _, g in docs], pred)
 
@@ -110,3 +111,22 @@ def pipe_runner(nlp: Any) -> Callable[[Sequence[str]], object]:
         return None
 
     return run
+
+
+_MARK = re.compile(r"\[([^\]]+)\]\((PER|ORG|LOC)\)")
+
+
+def read_marked(path: Path) -> list[tuple[str, Spans]]:
+    """Sentences written as ``[Mario Draghi](PER) ha ...`` -> (text, gold spans)."""
+    docs: list[tuple[str, Spans]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, gold, pos = "", set(), 0
+        for m in _MARK.finditer(line):
+            text += line[pos : m.start()]
+            gold.add((len(text), len(text) + len(m.group(1)), m.group(2)))
+            text += m.group(1)
+            pos = m.end()
+        docs.append((text + line[pos:], gold))
+    return docs
