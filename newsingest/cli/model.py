@@ -53,6 +53,7 @@ def _bundled_info(source: str) -> None:
         folders = select(source)
     except ConfigError as exc:
         raise fail(exc.message, EXIT_CONFIG) from None
+    by = "NEWSINGEST_NLP_LANGUAGES" if "=" in source else "default (every bundled model)"
     rows = []
     for lang, folder in folders.items():
         info = model_info(lang, folder)
@@ -62,11 +63,10 @@ def _bundled_info(source: str) -> None:
         )
         rows.append(
             [lang, folder.name, info.version, ", ".join(info.labels),
-             f"{info.size_bytes / 1e6:.1f} MB", scores or "-", str(folder)]
+             f"{info.size_bytes / 1e6:.1f} MB", scores or "-", str(folder), by]
         )  # fmt: skip
-    by = "NEWSINGEST_NLP_LANGUAGES" if "=" in source else "default: every bundled model"
     columns = ["language", "model", "version", "labels", "size", "scores", "loaded from"]
-    print_rows(f"NER models, one per language ({by})", columns, rows)
+    print_rows("NER models, one per language", [*columns, "configured by"], rows)
 
 
 @model_app.command("install")
