@@ -7,6 +7,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY schemas ./schemas
 COPY ingest ./ingest
 COPY workers ./workers
+COPY newsingest ./newsingest
 RUN python -m pip install --upgrade pip \
  && python -m pip install -c constraints.txt . \
  && useradd --system --home /app newsingest

@@ -4,7 +4,7 @@
 
 prints ``READY http://HOST:PORT`` per address once listening; SIGTERM or SIGINT stops it.
 
-Why not ``tests.httpserver`` (which the test suite uses for its misbehaving routes): that one
+Why not ``tests.support.httpserver`` (the test suite's origin, with misbehaving routes): that one
 is ``http.server.ThreadingHTTPServer``, a thread and several Python-level parsing steps per
 request, ~2 ms of CPU each. On this 2-core machine the origin shares the cores with the
 pipeline being measured (a real site would not), so every millisecond it spends is taken
@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tests.httpserver import _check_loopback, _content_type_for
+from tests.support.httpserver import content_type_for
+from tests.support.loopback import check_loopback
 
 MAX_HEAD = 64 * 1024
 
@@ -55,7 +56,7 @@ class Files:
         found = self.cache.get(path)
         if found is None or found[0] != version:
             body = file.read_bytes()
-            kind = _content_type_for(file, body[:512])
+            kind = content_type_for(file, body[:512])
             found = (version, f"Content-Type: {kind}\r\n".encode(), body)
             self.cache[path] = found
         return 200, found[1], found[2]
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
     for host in hosts:
         try:
-            _check_loopback(host)
+            check_loopback(host)
         except ValueError as exc:
             parser.error(str(exc))
     if not args.routes_dir.is_dir():

@@ -703,7 +703,7 @@ GROUP_LABELS = {
 
 
 def newsingest_exe() -> str:
-    from tests.workerproc import EXE
+    from tests.support.cli import EXE
 
     if not EXE:
         raise SystemExit("the newsingest console script is not installed in this venv")
@@ -711,7 +711,7 @@ def newsingest_exe() -> str:
 
 
 def service_env(**values: str) -> dict[str, str]:
-    from tests.workerproc import service_env as env
+    from tests.support.cli import service_env as env
 
     # No stray .env: the processes run in a scratch directory (cwd), see Bench.workdir.
     return env(log_level="INFO", **values)
@@ -719,7 +719,7 @@ def service_env(**values: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def celery_worker(env: dict[str, str], concurrency: int, cwd: Path) -> Iterator[Any]:
-    from tests.workerproc import celery_worker as worker
+    from tests.support.workerproc import celery_worker as worker
 
     with worker(env, "--concurrency", str(concurrency), cwd=cwd, ready_timeout=120) as proc:
         time.sleep(1.0)  # the children load the model in worker_process_init
@@ -1454,7 +1454,7 @@ LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "PRODUCT", "FAC")
 def synthetic_entities(count: int, per_article: int, seed: int = 0) -> list[tuple[Any, ...]]:
     """Per article ``per_article`` distinct entities drawn from a Zipf-like vocabulary (news
     repeats its names: most upserts meet an existing entity, some add a new one)."""
-    from workers.nlp import EntityCount
+    from workers.entity_keys import EntityCount
 
     rng = random.Random(seed)
     vocabulary = max(200, count * 4)
@@ -1565,8 +1565,8 @@ def memory_child(url: str, model: str, checkpoint: int, batch: int) -> dict[str,
     """The Celery task's code path (process_batch with the process-wide engine and pipeline)
     over every article of the database, in id order; RSS at the checkpoint and at the end."""
     from schemas.db import dispose_engines, get_engine
+    from workers.entities import process_batch
     from workers.nlp import get_pipeline, tune_allocator
-    from workers.process import process_batch
 
     tune_allocator()  # as a worker child does before it loads the model
     engine = get_engine(url)
@@ -1634,7 +1634,7 @@ def row_memory(b: Bench) -> None:
             f"{at_end / mb:.0f} MB at the end"
         )
     what = (
-        "RSS of a fresh process running workers.process.process_batch (the Celery task's "
+        "RSS of a fresh process running workers.entities.process_batch (the Celery task's "
         "code: load, language, NER, store on PostgreSQL) in a loop, batches of 16; texts: "
         f"the {len(texts)} distinct extracted corpus texts (all languages, marked "
         f"`{language}` so every one goes through NER), each cut to its first "

@@ -51,7 +51,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from schemas import metrics
-from schemas.errors import BrokerUnavailable, FetchTransient
+from schemas.errors import BrokerUnavailable, FetchTransient, backoff
 from schemas.settings import Settings
 from schemas.urls import host_of
 
@@ -130,8 +130,7 @@ def backoff_pause(
     """
     if seconds is not None:
         return max(0.0, min(float(seconds), cap))
-    exponent = min(max(streak, 1) - 1, 64)
-    return min(base * 2.0**exponent, cap)
+    return backoff(max(streak, 1) - 1, base=base, cap=cap, jitter=False)
 
 
 def host_keys(host: str, prefix: str = KEY_PREFIX) -> dict[str, str]:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from schemas.errors import backoff
 from schemas.models import Feed, utcnow
 
 FEED = Feed.__table__  # type: ignore[attr-defined]
@@ -171,8 +172,10 @@ def combine_hints(*hints: int | None) -> int | None:
 def next_poll_after_failure(
     interval: int, failures: int, retry_after: float | None, now: datetime
 ) -> datetime:
-    """Exponential backoff on consecutive failures, at least Retry-After, at most a day."""
-    delay = timedelta(seconds=interval * (2 ** min(failures, 10)))
+    """Exponential backoff on consecutive failures (the feed's interval doubling, at most
+    1024 times it), at least Retry-After, at most a day."""
+    cap = MAX_BACKOFF.total_seconds()
+    delay = timedelta(seconds=backoff(min(failures, 10), base=interval, cap=cap, jitter=False))
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
     return now + min(delay, MAX_BACKOFF)

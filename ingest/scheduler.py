@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy.exc
 from sqlalchemy.engine import Engine
 
 from ingest import schedule
 from ingest.articles import queued_older_than
-from schemas.errors import BrokerUnavailable
+from schemas.db import translate_errors
+from schemas.errors import BrokerUnavailable, DatabaseUnavailable
 from schemas.models import utcnow
 from schemas.queue import FETCH_QUEUE, POLL_TASK, make_app, send
 from schemas.settings import Settings
@@ -114,17 +114,18 @@ def run_scheduler(
     while not stop.is_set():
         result = SchedulerPass()
         try:
-            result.enqueued = enqueue_due(settings, engine, sender)
-            result.swept = sweep(settings, engine, enqueuer)
-        except (BrokerUnavailable, sqlalchemy.exc.OperationalError) as exc:
+            with translate_errors():
+                result.enqueued = enqueue_due(settings, engine, sender)
+                result.swept = sweep(settings, engine, enqueuer)
+        except (BrokerUnavailable, DatabaseUnavailable) as exc:
             log.warning("scheduler pass failed, will retry: %s", exc)
         passes += 1
         if on_pass is not None:
             on_pass(result)
         try:
-            with engine.begin() as conn:
+            with translate_errors(), engine.begin() as conn:
                 soonest = schedule.next_due(conn)
-        except sqlalchemy.exc.OperationalError:
+        except DatabaseUnavailable:
             soonest = None
         wait = settings.scheduler_interval
         if soonest is not None:

@@ -154,7 +154,7 @@ def broker_status(
     Raises BrokerUnavailable when Redis does not answer."""
     import redis
 
-    from schemas.metrics import queue_depths
+    from schemas.metrics_server import queue_depths
     from schemas.queue import make_app
 
     broker_url = settings.broker_url
@@ -185,7 +185,8 @@ def collect_status(
     settings: Settings, engine: Engine, *, now: datetime | None = None, timeout: float = 1.0
 ) -> Status:
     """Everything ``newsingest status`` prints. Raises BrokerUnavailable when a broker is
-    configured and does not answer (and OperationalError when the database does not)."""
+    configured and does not answer; a database that does not answer raises its driver's
+    error, which the caller turns into DatabaseUnavailable (``schemas.db.translate_errors``)."""
     now = now or utcnow()
     with engine.connect() as conn:
         last_hour = _by_status(conn, now - timedelta(hours=1))

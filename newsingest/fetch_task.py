@@ -18,17 +18,15 @@ import logging
 import time
 from typing import Any
 
-import sqlalchemy.exc
-
 from ingest.enqueue import CeleryEnqueuer
 from ingest.poll import run_poll
 from schemas import metrics
-from schemas.db import get_engine
+from schemas.db import get_engine, translate_errors
 from schemas.errors import InvalidMessage, TransientError
 from schemas.queue import POLL_TASK
 from schemas.settings import get_settings
-from workers import store
-from workers.tasks import app, backoff
+from workers import dead_letters
+from workers.tasks import app, countdown
 
 celery_app = app  # the workers' app, with this module's task registered on it
 
@@ -51,16 +49,19 @@ def poll_feed(self: Any, raw_feed_id: Any) -> dict[str, int]:
         feed_id = parse_feed_id(raw_feed_id)
     except InvalidMessage as exc:
         with engine.begin() as conn:
-            store.dead_letter(conn, stage="fetch", message=[raw_feed_id], error=str(exc), key=None)
+            dead_letters.dead_letter(
+                conn, stage="fetch", message=[raw_feed_id], error=str(exc), key=None
+            )
         log.error("dead-lettered poll task: %s", exc)
         return {}
     enqueuer = CeleryEnqueuer(app)
     started = time.monotonic()
     try:
-        summary = asyncio.run(run_poll(settings, engine, enqueuer, ids=[feed_id], processes=0))
-    except (TransientError, sqlalchemy.exc.OperationalError) as exc:
+        with translate_errors():
+            summary = asyncio.run(run_poll(settings, engine, enqueuer, ids=[feed_id], processes=0))
+    except TransientError as exc:
         # Nothing half-done is lost: the feed's lock expires and its claim lease ends.
         log.warning("poll of feed %s failed, retrying: %s", feed_id, exc)
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries, settings)) from None
+        raise self.retry(exc=exc, countdown=countdown(self.request.retries, settings)) from None
     metrics.record_poll_summary(summary, seconds=time.monotonic() - started)
     return summary.as_dict()

@@ -1,4 +1,5 @@
-"""Engine and session helpers for SQLite and PostgreSQL, and the schema upgrade.
+"""Engine and session helpers for SQLite and PostgreSQL, the schema upgrade, and the one
+place database driver errors become the error tree's (:func:`translate_errors`).
 
 I/O code receives a Session (or an Engine) as a parameter; this module only builds them.
 """
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from schemas.errors import DatabaseUnavailable
 from schemas.settings import get_settings, normalize_database_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -80,6 +83,46 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The tree's error for a driver error that means "the database cannot be used now"
+    (connection refused, server gone, SQLite's "database is locked"), else None."""
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError) or (
+        isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
+    ):
+        lines = str(exc.orig or exc).strip().splitlines()
+        error = DatabaseUnavailable(lines[0] if lines else type(exc).__name__)
+        error.__cause__ = exc
+        return error
+    return None
+
+
+def _translated(exc: BaseException) -> BaseException | None:
+    """``exc`` with its driver errors translated (inside exception groups too), or None when
+    there is nothing to translate."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner = [_translated(e) for e in exc.exceptions]
+        if all(e is None for e in inner):
+            return None
+        group = exc.derive([new or old for new, old in zip(inner, exc.exceptions, strict=True)])
+        return group.with_traceback(exc.__traceback__)
+    return unavailable(exc)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Raise :class:`~schemas.errors.DatabaseUnavailable` (chained to the driver's error) for
+    a database that cannot be reached or is locked; other errors pass unchanged. A context
+    manager or a decorator, used where database work meets a retry or an exit code: callers
+    catch ``DatabaseUnavailable`` (or ``TransientError``), never a driver's class."""
+    try:
+        yield
+    except (sqlalchemy.exc.DBAPIError, BaseExceptionGroup) as exc:
+        translated = _translated(exc)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 def alembic_config(url: str) -> Any:

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///newsingest.db",
         description="SQLAlchemy URL; SQLite file in the working directory by default. "
-        "postgresql:// URLs use psycopg 3.",
+        "postgresql://, postgres:// and postgresql+psycopg:// all use psycopg 3.",
     )
     broker_url: str | None = Field(
         default=None,
@@ -98,7 +98,11 @@ class Settings(BaseSettings):
         default=8, ge=0, le=100, description="Retries of a transient failure before dead-letter."
     )
     retry_backoff_base: float = Field(
-        default=2.0, gt=0, description="Seconds before the first retry; doubles each time."
+        default=2.0,
+        gt=0,
+        description="Seconds before the first retry of a task or an in-process entity batch; "
+        "doubles each time, each wait jittered between 50 % and 150 % of it and at most "
+        "NEWSINGEST_RETRY_BACKOFF_MAX (schemas.errors.backoff).",
     )
     retry_backoff_max: float = Field(
         default=120.0, gt=0, description="Longest wait between two retries, in seconds."
@@ -116,7 +120,11 @@ class Settings(BaseSettings):
         default=600,
         ge=100,
         description="A worker process whose PEAK resident size (ru_maxrss, which is what "
-        "Celery checks) went above this is replaced after its task.",
+        "Celery checks) went above this is replaced after its task. NER batches are cut at "
+        "50,000 characters to bound that peak. Each NER process raises glibc's malloc "
+        "thresholds (mmap 64 MB, trim 128 MB: workers.nlp.tune_allocator) so that tok2vec's "
+        "large arrays are not unmapped and faulted in again every batch; set any of "
+        "MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_ to keep glibc's own.",
     )
 
     # HTTP
@@ -129,10 +137,11 @@ class Settings(BaseSettings):
     contact_url: str = Field(
         default="https://github.com/newsingest/newsingest",
         pattern=r"^(https?://|mailto:)[\x21-\x7e]+$",
-        description="Where site owners can reach you; sent in the User-Agent header.",
+        description="Where site owners can reach you; sent as "
+        "'User-Agent: newsingest/0.1 (+URL)'. Set it to yours.",
     )
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
-    read_timeout: float = Field(default=20.0, gt=0, description="Seconds between bytes.")
+    read_timeout: float = Field(default=20.0, gt=0, description="Seconds between two reads.")
     total_timeout: float = Field(
         default=60.0, gt=0, description="Seconds for a whole response, body included."
     )
@@ -142,7 +151,9 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(
         default=5_000_000, gt=0, description="Cap on an article page (after decompression)."
     )
-    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirects followed.")
+    max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per request (loops are caught)."
+    )
     fetch_concurrency: int = Field(
         default=32, ge=1, le=1024, description="Concurrent downloads in one fetcher."
     )
@@ -169,13 +180,20 @@ class Settings(BaseSettings):
         default=900, ge=30, description="Seconds between polls of a new feed."
     )
     lock_ttl: int = Field(
-        default=600, ge=10, description="Seconds before a poll lock on a feed expires."
+        default=600,
+        ge=10,
+        description="Seconds before a poll lock on a feed (or a stale article claim, or a "
+        "scheduler's claim of a due feed) expires.",
     )
     min_poll_interval: int = Field(
-        default=300, ge=1, description="Shortest adaptive interval between polls of a feed."
+        default=300,
+        ge=1,
+        description="Shortest adaptive interval between two polls of a feed, in seconds.",
     )
     max_poll_interval: int = Field(
-        default=86_400, ge=60, description="Longest adaptive interval between polls of a feed."
+        default=86_400,
+        ge=60,
+        description="Longest adaptive interval between two polls of a feed, in seconds.",
     )
     deactivate_after_failures: int = Field(
         default=30,
@@ -183,14 +201,18 @@ class Settings(BaseSettings):
         description="Consecutive failed polls after which a feed is deactivated (410 at once).",
     )
     scheduler_interval: float = Field(
-        default=30.0, gt=0, description="Seconds between two passes of `newsingest scheduler`."
+        default=30.0,
+        gt=0,
+        description="Seconds between two passes of `newsingest scheduler` (sooner when a feed "
+        "is due sooner).",
     )
 
     # Politeness shared across workers (in Redis when a broker is configured)
     host_max_backoff: float = Field(
         default=3600.0,
         gt=0,
-        description="Longest pause a host gets after 429/503 (Retry-After is capped here).",
+        description="Longest pause a host gets after 429/503, in seconds (Retry-After is "
+        "capped here).",
     )
 
     # Dedup

@@ -1,5 +1,13 @@
 """Shared fixtures: the shared corpus, and real services (PostgreSQL, Redis).
 
+The tree: ``tests/unit/`` is pure and fast (no service, subprocess, socket server or
+corpus); ``tests/integration/`` needs real PostgreSQL and Redis, worker processes, HTTP
+servers on loopback or ../shared/corpus, and every test there is marked ``integration``
+here; ``tests/support/`` holds the harness (factories, one CLI runner, loopback servers).
+
+    .venv/bin/python -m pytest tests/unit -q       # the fast loop
+    .venv/bin/python -m pytest -q                  # everything (unit and integration)
+
 Under ``CI=true`` a missing service or a missing ../shared/ folder is a test
 failure, never a silent skip; on a laptop without them those tests skip.
 """
@@ -163,12 +171,32 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
-from tests.httpserver import http_cluster, http_server  # noqa: E402, F401  (fixtures)
+from tests.support.httpserver import http_cluster, http_server  # noqa: E402, F401  (fixtures)
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark everything under tests/integration/ ``integration``; a test under tests/unit/
+    that is marked so belongs in tests/integration/ (a collection error says which)."""
+    misplaced = []
+    for item in items:
+        path = item.path.resolve()
+        if path.is_relative_to(INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+        elif path.is_relative_to(UNIT) and item.get_closest_marker("integration"):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "integration tests under tests/unit/ (move them to tests/integration/): "
+            + ", ".join(misplaced)
+        )
 
 
 @pytest.fixture(scope="session")
 def test_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Path of a small rule-based spaCy pipeline (en_test_ner 1.0.0)."""
-    from tests.nlpmodel import build_test_model
+    from tests.support.nlpmodel import build_test_model
 
     return str(build_test_model(tmp_path_factory.mktemp("model") / "en_test_ner"))

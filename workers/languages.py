@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.errors import ConfigError
-from workers.nlp import BUNDLED_SET, EntityCount, NlpPipeline, load_pipeline
+from workers.entity_keys import EntityCount
+from workers.nlp import BUNDLED_SET, NlpPipeline, load_pipeline
 
 log = logging.getLogger(__name__)
 

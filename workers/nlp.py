@@ -1,10 +1,6 @@
-"""Named entities with spaCy: the pipeline loaded once per process, pure text -> entities.
-
-Entity keys are normalised so that the surface forms of one name meet: case and whitespace
-folded, a possessive ``'s`` and a leading "the" dropped, honorifics removed ("Mr Putin" ->
-"putin"), and within one article a person's short form is folded into the one longer name it
-is part of ("Putin" and "Vladimir Putin" -> "vladimir putin") when that is unambiguous. The
-label set is the model's own.
+"""Named entities with spaCy: the pipeline loaded once per process, pure text -> entities
+(keyed and folded per article by :mod:`workers.entity_keys`), under the common labels of
+:mod:`workers.labels` (the model's own label kept beside them).
 
 Articles are only run through a model in a language it covers; the language comes from the
 page, else it is detected (py3langid). Others are stored without entities, with the reason.
@@ -16,17 +12,15 @@ import ctypes
 import logging
 import os
 import platform
-import re
 import sys
 import threading
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
+from workers.entity_keys import HONORIFICS, EntityCount, Mention, aggregate
 from workers.labels import common_label
 
 log = logging.getLogger(__name__)
@@ -34,13 +28,11 @@ log = logging.getLogger(__name__)
 #: Longer texts are cut before NER (spaCy's own limit is 1,000,000 characters).
 MAX_NLP_CHARS = 200_000
 #: Characters per ``nlp.pipe`` batch (a batch holds at most ``batch_size`` texts as well).
-#: spaCy's memory for a batch grows with its tokens: 16 long articles at once peaked at
-#: ~790 MB of RSS, which made Celery recycle the worker process after the task (billiard
-#: checks ``worker_max_memory_per_child`` against the PEAK RSS, ``ru_maxrss``), and every
-#: fresh process then ran cold. Batches of at most 50,000 characters peak at ~400 MB (a
-#: single long text is its own batch) and were ~5 % faster (bench/README, model 0.2.0).
+#: spaCy's memory for a batch grows with its tokens, and billiard recycles a worker process
+#: whose PEAK resident memory (``ru_maxrss``) passed ``worker_max_memory_per_child``: a batch
+#: of many long articles would leave every next task to a fresh, cold process. Capping the
+#: characters bounds that peak (a single long text is its own batch).
 NLP_BATCH_CHARS = 50_000
-PERSON_LABELS = frozenset({"PERSON", "PER"})
 #: Standard components that entity recognition does not use (custom ones are kept).
 NOT_FOR_NER = frozenset(
     {
@@ -49,16 +41,6 @@ NOT_FOR_NER = frozenset(
         "entity_linker",
     }
 )  # fmt: skip
-HONORIFICS = frozenset(
-    {
-        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev",
-        "fr", "sr", "sra", "herr", "frau", "mme", "mlle", "monsieur", "madame", "sheikh",
-    }
-)  # fmt: skip
-_APOSTROPHES = "'\u2019\u02bc`\u00b4"
-_POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s?$", re.IGNORECASE)
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
-_SPACE = re.compile(r"\s+")
 
 
 #: glibc malloc thresholds for a process that runs NER (:func:`tune_allocator`).
@@ -75,14 +57,12 @@ def tune_allocator() -> bool:
     spaCy's tok2vec allocates arrays of tens of MB per batch (thinc, numpy). With glibc's
     defaults each one above 32 MB is its own ``mmap``, unmapped when freed, and the heap's
     free top is given back to the kernel, so every batch faults the same memory in again,
-    zeroed by the kernel. Measured on the benchmark's 89 English articles in batches of 3
-    (one process, model 0.2.0): 220,000 minor page faults and 0.6 s of system CPU per pass
-    with the defaults, 25,000 and 0.1-0.2 s with these thresholds (64 MB / 128 MB), for
-    ~6 MB more resident memory. Smaller values helped less (32/64 MB: 0.5 s); a trim
-    threshold alone made it worse (it switches off glibc's adaptive mmap threshold).
-    Called once per process before the model loads (Celery worker children, and the
-    in-process pool's forkserver). Not glibc (musl, macOS), or ``MALLOC_*_`` variables set
-    by the operator: left alone.
+    zeroed by the kernel: system CPU spent on every batch. These thresholds keep the arrays
+    on the heap, at the price of more resident memory between batches. Both are set: a trim
+    threshold alone switches off glibc's adaptive mmap threshold and makes it worse. Called
+    once per process before the model loads (Celery worker children, and the in-process
+    pool's forkserver). Not glibc (musl, macOS), or ``MALLOC_*_`` variables set by the
+    operator: left alone.
     """
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
         return False
@@ -98,93 +78,6 @@ def tune_allocator() -> bool:
         mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
         and mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
     )
-
-
-def normalize_key(text: str, label: str = "") -> str:
-    """The entity key of a surface form (see the module docstring)."""
-    value = unicodedata.normalize("NFKC", text).casefold()
-    value = _SPACE.sub(" ", value).strip()
-    value = _POSSESSIVE.sub("", value)
-    value = _EDGE_PUNCT.sub("", value)
-    words = value.split(" ")
-    if words and words[0] == "the" and len(words) > 1:
-        words = words[1:]
-    if label in PERSON_LABELS or len(words) > 1:
-        while len(words) > 1 and words[0].rstrip(".") in HONORIFICS:
-            words = words[1:]
-    return " ".join(words).strip()
-
-
-def display_name(text: str) -> str:
-    """A surface form for display: whitespace collapsed, possessive and honorific dropped."""
-    value = _SPACE.sub(" ", text).strip()
-    value = _POSSESSIVE.sub("", value).strip()
-    words = value.split(" ")
-    while len(words) > 1 and words[0].rstrip(".").casefold() in HONORIFICS:
-        words = words[1:]
-    return " ".join(words)
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    text: str
-    label: str  # the common label (workers.labels)
-    start: int  # character offset in the article text
-    model_label: str = ""  # the model's own label, when it differs or is known
-
-
-@dataclass(frozen=True, slots=True)
-class EntityCount:
-    label: str
-    key: str
-    name: str
-    count: int
-    first_offset: int
-    model_label: str = ""  # the model's label of most of the mentions
-
-
-def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
-    """Group one article's mentions by (label, key); fold short person names into long ones."""
-    groups: dict[tuple[str, str], list[Mention]] = {}
-    for m in mentions:
-        key = normalize_key(m.text, m.label)
-        if key:
-            groups.setdefault((m.label, key), []).append(m)
-    # Person short forms: "putin" joins "vladimir putin" when exactly one longer name ends
-    # with (or starts with) it among this article's people.
-    people = [key for (label, key) in groups if label in PERSON_LABELS]
-    for label, key in list(groups):
-        if label not in PERSON_LABELS or (label, key) not in groups:
-            continue
-        tokens = key.split(" ")
-        longer = [
-            other
-            for other in people
-            if other != key
-            and len(other.split(" ")) > len(tokens)
-            and (
-                other.split(" ")[-len(tokens) :] == tokens
-                or other.split(" ")[: len(tokens)] == tokens
-            )
-        ]
-        if len(longer) == 1 and (label, longer[0]) in groups:
-            groups[(label, longer[0])].extend(groups.pop((label, key)))
-    out = []
-    for (label, key), found in groups.items():
-        names = [display_name(m.text) for m in found]
-        name = max(names, key=lambda n: (len(n.split()), names.count(n), -names.index(n)))
-        model_labels = [m.model_label or m.label for m in found]
-        out.append(
-            EntityCount(
-                label=label,
-                key=key[:512],
-                name=name[:512],
-                count=len(found),
-                first_offset=min(m.start for m in found),
-                model_label=max(model_labels, key=lambda x: (model_labels.count(x), x)),
-            )
-        )
-    return sorted(out, key=lambda e: (e.first_offset, e.label, e.key))
 
 
 # --- language ---------------------------------------------------------------------------------
@@ -363,7 +256,7 @@ def model_available(name_or_path: str) -> None:
     if Path(name_or_path) == BUNDLED_MODEL:
         raise ConfigError(
             f"the bundled default model is missing from this installation ({BUNDLED_MODEL}); "
-            "rebuild it with `python -m workers.models.build_default`, or "
+            "rebuild it from a source checkout with `python -m tools.ner_model.build_default`, or "
             + INSTALL_HINT.format(name="en_core_web_sm")
         )
     raise ConfigError(

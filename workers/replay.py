@@ -13,7 +13,7 @@ from schemas.errors import InvalidMessage
 from schemas.messages import ExtractMessage
 from schemas.models import ArticleStatus, utcnow
 from schemas.settings import Settings
-from workers.store import ARTICLE, DEAD_LETTER
+from workers.dead_letters import ARTICLE, DEAD_LETTER
 
 
 @dataclass

@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from typing import Any
 
-import sqlalchemy.exc
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from schemas import metrics
-from schemas.db import dispose_engines, get_engine
-from schemas.errors import InvalidMessage, TransientError
+from schemas.db import dispose_engines, get_engine, translate_errors
+from schemas.errors import DatabaseUnavailable, InvalidMessage, TransientError, backoff
 from schemas.messages import ExtractMessage
 from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK, make_app
 from schemas.settings import Settings, get_settings
-from workers import store
+from workers import dead_letters
+from workers.entities import STAGE, process_batch
 from workers.nlp import NlpPipeline, get_pipeline, resolve_model, tune_allocator
-from workers.process import STAGE, process_batch
 
 log = logging.getLogger(__name__)
 app = make_app()
 
 
-def backoff(retries: int, settings: Settings) -> float:
-    """Exponential backoff with full jitter in [50 %, 150 %] of the nominal delay."""
-    delay = min(settings.retry_backoff_max, settings.retry_backoff_base * (2**retries))
-    return float(delay * random.uniform(0.5, 1.5))
+def countdown(retries: int, settings: Settings) -> float:
+    """Seconds before a task's next try (``schemas.errors.backoff`` with the retry settings)."""
+    return backoff(retries, base=settings.retry_backoff_base, cap=settings.retry_backoff_max)
 
 
 def pipeline() -> NlpPipeline:
@@ -57,13 +54,13 @@ def _shutdown_process(**_: Any) -> None:
 
 
 def _dead_letter(message: Any, error: str, attempts: int, url_hashes: list[str]) -> None:
-    with get_engine().begin() as conn:
+    with translate_errors(), get_engine().begin() as conn:
         key = url_hashes[0] if len(url_hashes) == 1 else None
-        store.dead_letter(
+        dead_letters.dead_letter(
             conn, stage=STAGE, message=message, error=error, key=key, attempts=attempts
         )
         if url_hashes:
-            store.mark_failed(conn, url_hashes, error.split(":", 1)[0])
+            dead_letters.mark_failed(conn, url_hashes, error.split(":", 1)[0])
     metrics.record_dead_letter(STAGE, error, articles=len(url_hashes))
 
 
@@ -74,11 +71,11 @@ def _dead_letter_or_retry(
     (a message acknowledged without its dead letter would be lost)."""
     try:
         _dead_letter(message, error, attempts, hashes)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+    except DatabaseUnavailable as exc:
         dispose_engines()
         metrics.record_retry(ENTITIES_TASK)
         raise task.retry(
-            exc=exc, countdown=backoff(task.request.retries, settings), max_retries=None
+            exc=exc, countdown=countdown(task.request.retries, settings), max_retries=None
         ) from None
 
 
@@ -101,10 +98,11 @@ def _extract_entities(self: Any, message: Any) -> dict[str, int]:
         _dead_letter_or_retry(self, settings, message, str(exc), 1, [])
         return {"dead_lettered": 1}
     try:
-        outcome = process_batch(
-            get_engine(), pipeline(), msg.url_hashes, batch_size=settings.nlp_batch_size
-        )
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, TransientError) as exc:
+        with translate_errors():
+            outcome = process_batch(
+                get_engine(), pipeline(), msg.url_hashes, batch_size=settings.nlp_batch_size
+            )
+    except TransientError as exc:
         retries = self.request.retries
         if retries >= settings.task_max_retries:
             _dead_letter_or_retry(
@@ -118,7 +116,7 @@ def _extract_entities(self: Any, message: Any) -> dict[str, int]:
             return {"dead_lettered": len(msg.url_hashes)}
         dispose_engines()  # reconnect from scratch next time
         metrics.record_retry(ENTITIES_TASK)
-        raise self.retry(exc=exc, countdown=backoff(retries, settings)) from None
+        raise self.retry(exc=exc, countdown=countdown(retries, settings)) from None
     stats = outcome.stats
     return {
         "processed": stats.processed,

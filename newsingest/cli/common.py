@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import sqlalchemy.exc
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from schemas.db import translate_errors
 from schemas.errors import BrokerUnavailable, ConfigError, DatabaseUnavailable, TransientError
 from schemas.settings import Settings, get_settings
 
@@ -71,7 +71,7 @@ def _infra_error(exc: BaseException) -> BaseException | None:
             if found is not None:
                 return found
         return None
-    if isinstance(exc, sqlalchemy.exc.OperationalError | DatabaseUnavailable | BrokerUnavailable):
+    if isinstance(exc, DatabaseUnavailable | BrokerUnavailable):
         return exc
     return None
 
@@ -80,14 +80,14 @@ def _infra_error(exc: BaseException) -> BaseException | None:
 def infrastructure(what: str) -> Iterator[None]:
     """Turn connection failures into a one-line error and exit code 3."""
     try:
-        yield
-    except (sqlalchemy.exc.OperationalError, TransientError, BaseExceptionGroup) as exc:
+        with translate_errors():
+            yield
+    except (TransientError, BaseExceptionGroup) as exc:
         found = _infra_error(exc)
         if found is None:
             raise
-        if isinstance(found, sqlalchemy.exc.OperationalError):
-            reason = str(found.orig or found).strip().splitlines()[0]
-            raise fail(f"database unavailable: {reason}", EXIT_INFRA) from None
+        if isinstance(found, DatabaseUnavailable):
+            raise fail(f"database unavailable: {found.message}", EXIT_INFRA) from None
         raise fail(f"{what} unavailable: {found}", EXIT_INFRA) from None
 
 

@@ -55,7 +55,7 @@ def worker_cmd(
 
         get_pipeline(resolve_model(s))
         warm_language_detection()
-    from schemas.metrics import serve_metrics
+    from schemas.metrics_server import serve_metrics
 
     serve_metrics(s)  # before the prefork children exist: they count into the shared dir
     from newsingest.fetch_task import celery_app  # both tasks registered
@@ -97,7 +97,7 @@ def scheduler_cmd() -> None:
     if s.broker_url is None:
         raise fail("the scheduler needs NEWSINGEST_BROKER_URL (a Redis URL)", EXIT_CONFIG)
     bound = engine()
-    from schemas.metrics import serve_metrics
+    from schemas.metrics_server import serve_metrics
 
     serve_metrics(s)
     stop = threading.Event()
@@ -138,7 +138,7 @@ def run_cmd(
 
     from newsingest.cli.poll import PlainReporter, print_summary
     from newsingest.service import serve
-    from schemas.metrics import serve_metrics
+    from schemas.metrics_server import serve_metrics
 
     s = settings()
     if s.in_process:

@@ -10,11 +10,11 @@ from sqlmodel import Session, select
 
 from schemas.db import make_engine, upgrade
 from schemas.models import Article, Entity, Mention
-from tests.test_store import seed
-from tests.unit.test_languages import build_ruler_model
+from tests.support.factories import seed_extracted as seed
+from tests.support.nlpmodel import build_ruler_model
 from workers import languages
+from workers.entities import process_batch
 from workers.nlp import BUNDLED_SET, load_pipeline
-from workers.process import process_batch
 
 pytestmark = pytest.mark.integration
 

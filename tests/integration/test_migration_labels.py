@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.db import make_engine, upgrade
-from tests.test_store import seed
+from tests.support.factories import seed_extracted as seed
 
 pytestmark = pytest.mark.integration
 

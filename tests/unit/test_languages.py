@@ -8,22 +8,10 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import ConfigError
+from tests.support.nlpmodel import build_ruler_model
 from workers import languages
 from workers.labels import common_label, query_label
 from workers.nlp import BUNDLED_SET, load_pipeline, resolve_model
-
-
-def build_ruler_model(folder: Path, lang: str, patterns: list[tuple[str, str]]) -> Path:
-    import spacy
-
-    nlp = spacy.blank(lang)
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([{"label": label, "pattern": text} for text, label in patterns])  # type: ignore[attr-defined]
-    nlp.meta["name"] = "newsingest_ner"
-    nlp.meta["version"] = "9.9.9"
-    path = folder / f"{lang}_newsingest_ner"
-    nlp.to_disk(path)
-    return path
 
 
 @pytest.fixture
