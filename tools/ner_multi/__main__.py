@@ -5,6 +5,7 @@
   build --lang de --out DIR    prepare, train, evaluate on held-out tests, measure words/s,
                                write DIR/de_newsingest_ner/ with MODEL_CARD.md
   compare --lang fr --model NAME=PATH[:MAP] ...   same tests + interleaved speed for models
+  memory                       RSS of one process with every bundled model loaded and run
 
 Run it from the repository root, after unpacking ``../shared/corpus/ner-multi.tar.xz`` into
 ``.cache/ner-multi/`` (``prepare`` does it if needed). One thread throughout.
@@ -27,6 +28,7 @@ from tools.ner_multi import card, data, evaluate, news, train  # noqa: E402
 
 CORPUS_TAR = Path("../shared/corpus/ner-multi.tar.xz")
 VERSION = "0.1.0"
+SPEED_WORDS = 60_000
 MAPS = {"plo": evaluate.PLO, "ontonotes": evaluate.ONTONOTES_TO_PLO}
 
 
@@ -47,7 +49,11 @@ def _docbins(lang: str) -> Path:
 
 def speed_texts(lang: str) -> tuple[list[str], str]:
     """News pages of the language; topped up with held-out test text where pages are few."""
-    texts = news.texts(lang)
+    texts: list[str] = []
+    for text in news.texts(lang):  # a sample is enough for a rate, and keeps builds short
+        if sum(len(t.split()) for t in texts) >= SPEED_WORDS:
+            break
+        texts.append(text)
     what = f"{len(texts)} news pages (trafilatura evaluation set)"
     if len(texts) < 20:
         folder = _docbins(lang)
@@ -160,6 +166,7 @@ def main() -> None:
     p = sub.add_parser("prepare")
     p.add_argument("--lang", required=True)
     sub.add_parser("news")
+    sub.add_parser("memory")
     b = sub.add_parser("build")
     b.add_argument("--lang", required=True)
     b.add_argument("--arch", default="w64d2", choices=sorted(train.ARCHS))
@@ -177,6 +184,10 @@ def main() -> None:
         print(json.dumps(data.prepare(args.lang), indent=1))
     elif args.cmd == "news":
         print(news.extract())
+    elif args.cmd == "memory":
+        from tools.ner_multi import memory
+
+        print(json.dumps(memory.measure(), indent=1))
     elif args.cmd == "build":
         rep = build(args.lang, args.arch, args.steps, args.out, args.retrain)
         print(json.dumps({k: rep[k] for k in ("scores", "speed", "size_mb")}, indent=1))
