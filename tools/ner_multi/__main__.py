@@ -5,6 +5,7 @@
   build --lang de --out DIR    prepare, train, evaluate on held-out tests, measure words/s,
                                write DIR/de_newsingest_ner/ with MODEL_CARD.md
   compare --lang fr --model NAME=PATH[:MAP] ...   same tests + interleaved speed for models
+  card --lang de --out DIR      re-render DIR/de_newsingest_ner/MODEL_CARD.md (+ DIR/de-extra.json)
   memory                       RSS of one process with every bundled model loaded and run
 
 Run it from the repository root, after unpacking ``../shared/corpus/ner-multi.tar.xz`` into
@@ -160,6 +161,24 @@ def compare(lang: str, specs: list[str], repeats: int) -> dict[str, Any]:
     return result
 
 
+def compare_table(res: dict[str, Any]) -> list[str]:
+    """Markdown rows: model, test set, P/R/F1 overall and per label, words/s."""
+    lines = [
+        "| model | test | P | R | F1 | PER F1 | ORG F1 | LOC F1 | words/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, tests in res["scores"].items():
+        for test, sc in tests.items():
+            per_label = [card.pct(sc[lab]["f"]) if lab in sc else "-" for lab in evaluate.PLO]
+            a = sc["ALL"]
+            lines.append(
+                f"| {model} | {test} | {card.pct(a['p'])} | {card.pct(a['r'])} | "
+                f"{card.pct(a['f'])} | {' | '.join(per_label)} | {res['wps'][model]:,.0f} |"
+            )
+    lines += ["", f"Words/s: CPU time, median of interleaved runs over {res['speed_text']}."]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m tools.ner_multi")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -173,11 +192,18 @@ def main() -> None:
     b.add_argument("--steps", type=int, default=3000)
     b.add_argument("--out", type=Path, default=Path("workers/models"))
     b.add_argument("--retrain", action="store_true")
+    r = sub.add_parser("card", help="re-render a built model's card (with --out's extras)")
+    r.add_argument("--lang", required=True)
+    r.add_argument("--arch", default="w64d2", choices=sorted(train.ARCHS))
+    r.add_argument("--steps", type=int, default=3000)
+    r.add_argument("--out", type=Path, default=Path("workers/models"))
     c = sub.add_parser("compare")
     c.add_argument("--lang", required=True)
     c.add_argument("--model", action="append", required=True)
     c.add_argument("--repeats", type=int, default=3)
     c.add_argument("--json", type=Path)
+    c.add_argument("--card-extra", type=Path, help="append the table to this extras file")
+    c.add_argument("--title", default="Comparison")
     args = ap.parse_args()
     if args.cmd == "prepare":
         _ensure_raw()
@@ -191,10 +217,21 @@ def main() -> None:
     elif args.cmd == "build":
         rep = build(args.lang, args.arch, args.steps, args.out, args.retrain)
         print(json.dumps({k: rep[k] for k in ("scores", "speed", "size_mb")}, indent=1))
+    elif args.cmd == "card":
+        run = data.CACHE / "runs" / f"{args.lang}-{args.arch}-{args.steps}"
+        report = json.loads((run / "report.json").read_text())
+        extra = args.out / f"{args.lang}-extra.json"
+        if extra.exists():
+            report["extra"] = json.loads(extra.read_text())
+        (args.out / report["name"] / "MODEL_CARD.md").write_text(card.render(report))
     else:
         res = compare(args.lang, args.model, args.repeats)
         if args.json:
             args.json.write_text(json.dumps(res, indent=1))
+        if args.card_extra:
+            extras = json.loads(args.card_extra.read_text()) if args.card_extra.exists() else []
+            extras.append({"title": args.title, "lines": compare_table(res)})
+            args.card_extra.write_text(json.dumps(extras, indent=1))
         print(json.dumps(res, indent=1))
 
 
