@@ -85,3 +85,14 @@ def test_model_info_reads_each_folder_without_loading(models_dir: Path) -> None:
     info = languages.model_info("de", languages.installed()["de"])
     assert (info.lang, info.version) == ("de", "9.9.9")
     assert info.size_bytes > 0
+
+
+def test_person_keys_meet_across_languages_without_titles() -> None:
+    from workers.entity_keys import normalize_key
+
+    forms = ["Emmanuel Macron", "Präsident Emmanuel Macron", "Président Emmanuel Macron's"]
+    assert {normalize_key(f, "PERSON") for f in forms} == {"emmanuel macron"}
+    assert normalize_key("Bundeskanzler Olaf Scholz", "PERSON") == "olaf scholz"
+    assert normalize_key("Premier League", "ORG") == "premier league"  # titles: people only
+    # Transliterations stay apart without a knowledge base.
+    assert normalize_key("Wladimir Putin", "PERSON") != normalize_key("Vladimir Putin", "PERSON")
