@@ -31,17 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench.pipeline import (
+from bench.common import (
     DEFAULT_POSTGRES,
     DEFAULT_REDIS,
-    ROWS,
     Bench,
     Plan,
     cores,
     load_average,
-    run_all,
     runs_text,
 )
+from bench.pipeline import ROWS, run_all
 
 OUTPUT = Path(__file__).resolve().parent / "results.md"
 BUSY_LOAD = 1.5

@@ -128,7 +128,7 @@ def fingerprint(text: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Extracted:
     """One extracted article for :func:`record_extracted_many`: its row's URL hash, the
-    values to store (see :func:`ingest.poll.article_fields`) and, optionally, the SimHash
+    values to store (see :func:`ingest.entries.article_fields`) and, optionally, the SimHash
     of ``fields["text"]`` computed outside the transaction."""
 
     url_hash: str

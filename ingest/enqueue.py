@@ -6,13 +6,26 @@ with an :class:`~schemas.messages.ExtractMessage` as its only argument.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from schemas.messages import batches
 from schemas.queue import ENTITIES_QUEUE, ENTITIES_TASK, make_app, send
 from schemas.settings import Settings
 
 BATCH_SIZE = 16
+
+
+class Enqueuer(Protocol):
+    """Hands stored articles (by URL hash) to the entity stage; returns how many it sent."""
+
+    def send(self, url_hashes: list[str]) -> int: ...
+
+
+class NoEnqueuer:
+    """No broker configured: articles stay ``queued`` in the database."""
+
+    def send(self, url_hashes: list[str]) -> int:
+        return 0
 
 
 class CeleryEnqueuer:

@@ -3,7 +3,7 @@ a Celery worker, so it lives here, where both sides may be seen; the app it regi
 workers' (``workers.tasks.app``), which then carries both tasks.
 
 ``newsingest poll`` (cron) and ``newsingest scheduler`` only claim due feeds and send one
-``newsingest.poll_feed`` task per feed (``ingest.scheduler``); fetch workers on any number of
+``newsingest.poll_feed`` task per feed (``ingest.dispatch``); fetch workers on any number of
 machines run them. Inside a task the poll is the same code as the in-process poll
 (``ingest.poll.run_poll``): the per-feed lock, conditional GET, article claims, extraction
 (here in the task's own process: the worker's prefork pool is the parallelism), and the

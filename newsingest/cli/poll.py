@@ -167,7 +167,7 @@ def poll_cmd(
         check_model(s)
     bound = engine()
     if s.broker_url and not inline:
-        from ingest.scheduler import PollTaskSender, enqueue_due
+        from ingest.dispatch import PollTaskSender, enqueue_due
         from schemas.queue import FETCH_QUEUE
 
         with infrastructure("broker"):

@@ -88,8 +88,8 @@ def scheduler_cmd() -> None:
     import threading
     import time
 
+    from ingest.dispatch import PollTaskSender, run_scheduler
     from ingest.enqueue import CeleryEnqueuer
-    from ingest.scheduler import PollTaskSender, run_scheduler
     from newsingest.cli.poll import warn_unconsumed
     from schemas.queue import FETCH_QUEUE
 

@@ -202,7 +202,7 @@ def test_manifest_ill_formed_feeds_raise_or_warn(feeds_corpus: Path) -> None:
 def test_manifest_well_formed_feeds_are_not_flagged(feeds_corpus: Path) -> None:
     root = feeds_corpus / "feedparser_tests"
     # Deliberately refused: the only two conformance feeds that declare entities (see the
-    # hostile-XML policy in ingest/feeds.py).
+    # hostile-XML policy in ingest/feeds/xmlguard.py).
     refused = {
         "tests/wellformed/rss/entity_in_doctype.xml": "entity_declaration",
         "tests/wellformed/rdf/doctype_contains_entity_decl.xml": "external_entity",

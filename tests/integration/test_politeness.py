@@ -25,8 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from ingest import http
-from ingest.fetch import HostLimiter, fetch_page
+from ingest.fetch import fetch_page
 from ingest.politeness import (
+    HostLimiter,
     Politeness,
     RedisHostLimiter,
     host_keys,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "workers" / "models" / "en_newsingest_ner"
 NOT_SHIPPED = ("build_default", "port_teacher", "_teacher", "student.cfg", "teacher-requirements")
 

@@ -1,21 +1,4 @@
-"""Per-host politeness shared by every worker on every machine, kept in Redis.
-
-Two implementations of one interface (:class:`Politeness`):
-
-- ``ingest.fetch.HostLimiter``: in memory, one process (SQLite mode, no broker);
-- :class:`RedisHostLimiter`: the same rules kept in Redis, so that every fetcher process on
-  every machine counts against the same per-host limits.
-
-The rules, per host (``schemas.urls.host_of``):
-
-- at most ``per_host_concurrency`` requests in flight;
-- two request starts at least ``max(per_host_delay, Crawl-delay)`` seconds apart
-  (``set_crawl_delay`` raises the interval, never below ``per_host_delay``);
-- after ``penalize`` (a 429 or 503 answer) no request starts until the pause is over: the
-  Retry-After when the host gave one, else 30 s doubling with each consecutive penalty; both
-  capped at ``host_max_backoff``. A request that completes resets the streak.
-
-The bound on concurrent downloads overall (``fetch_concurrency``) stays per process.
+"""Per-host politeness shared by every fetcher process on every machine, kept in Redis.
 
 Redis layout (``{host}`` is a Redis Cluster hash tag: every key of a host is in one slot)::
 
@@ -43,37 +26,23 @@ import logging
 import random
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib import robotparser
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ingest.politeness.rules import BACKOFF_BASE, check_wait
 from schemas import metrics
-from schemas.errors import BrokerUnavailable, FetchTransient, backoff
+from schemas.errors import BrokerUnavailable
 from schemas.settings import Settings
 from schemas.urls import host_of
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
-__all__ = [
-    "BACKOFF_BASE",
-    "CRAWL_DELAY_TTL",
-    "KEY_PREFIX",
-    "LEASE_MARGIN",
-    "Politeness",
-    "RedisHostLimiter",
-    "backoff_pause",
-    "host_keys",
-    "make_limiter",
-    "robots_crawl_delay",
-]
-
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 30.0  # seconds of the first pause after a 429/503 without Retry-After
 LEASE_MARGIN = 30.0  # seconds a lease outlives total_timeout
 CRAWL_DELAY_TTL = 86_400.0  # seconds a Crawl-delay is remembered (robots.txt is read each run)
 LAST_TTL_MIN = 60.0  # seconds the latest start of a host is remembered, at least
@@ -81,56 +50,6 @@ LEASE_POLL = 0.025  # seconds between two tries while every lease of a host is t
 MAX_SLEEP = 2.0  # longest single sleep of a waiter before it asks Redis again
 WAITER_TTL = 10.0  # seconds a waiter that stopped asking keeps its place in the queue
 KEY_PREFIX = "newsingest:host:"
-
-
-@runtime_checkable
-class Politeness(Protocol):
-    """What fetching needs from a per-host limiter (in memory or in Redis)."""
-
-    def slot(self, url: str) -> AbstractAsyncContextManager[None]:
-        """Wait for a turn at ``url``'s host; the request runs inside the ``async with``.
-
-        Leaving the block without an exception counts as a success (resets the penalty streak).
-        """
-        ...
-
-    async def penalize(self, url: str, seconds: float | None = None) -> float:
-        """Pause ``url``'s host for ``seconds`` (None: exponential default).
-
-        Returns the pause now in force, in seconds (a longer one already set is kept).
-        """
-        ...
-
-    async def set_crawl_delay(self, url: str, seconds: float) -> None:
-        """robots.txt Crawl-delay for ``url``'s host (never below ``per_host_delay``)."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
-def check_wait(host: str, wait: float, max_wait: float | None) -> None:
-    """A host paused (429/503) or spaced out for longer than a request may take is not
-    waited for: the request fails at once as transient, with the pause as its Retry-After,
-    so a fetch worker is never held for an hour by one host."""
-    if max_wait is not None and wait > max_wait:
-        raise FetchTransient(
-            f"{host} is paused or rate-limited for another {wait:.0f} s",
-            reason="host_paused",
-            retry_after=wait,
-        )
-
-
-def backoff_pause(
-    streak: int, seconds: float | None, *, base: float = BACKOFF_BASE, cap: float
-) -> float:
-    """Seconds a host pauses after its ``streak``-th consecutive penalty (1 = the first).
-
-    ``seconds`` (a Retry-After) wins when given; otherwise ``base`` doubling per penalty.
-    Both are capped at ``cap``.
-    """
-    if seconds is not None:
-        return max(0.0, min(float(seconds), cap))
-    return backoff(max(streak, 1) - 1, base=base, cap=cap, jitter=False)
 
 
 def host_keys(host: str, prefix: str = KEY_PREFIX) -> dict[str, str]:
@@ -236,7 +155,7 @@ def _ms(seconds: float) -> int:
 
 
 class RedisHostLimiter:
-    """The per-host rules of :class:`Politeness`, shared through Redis (see the module doc).
+    """The :class:`~ingest.politeness.rules.Politeness` rules, shared in Redis (module doc).
 
     Waiting is polling: one script call takes a lease and records the start atomically, or
     says how long until the host could be ready (pause, interval: exactly; all leases taken or
@@ -410,28 +329,3 @@ class RedisHostLimiter:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
-
-
-def make_limiter(settings: Settings) -> Politeness:
-    """Shared limits in Redis when the broker is Redis, else in memory for this process."""
-    if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://")):
-        return RedisHostLimiter.from_settings(settings)
-    from ingest.fetch import HostLimiter  # ingest.fetch imports this module
-
-    return HostLimiter.from_settings(settings)
-
-
-def robots_crawl_delay(parser: robotparser.RobotFileParser, user_agent: str) -> float | None:
-    """Seconds between requests a parsed robots.txt asks of ``user_agent``, or None.
-
-    ``Crawl-delay``, or a ``Request-rate`` of n requests per s seconds (s/n), whichever is
-    longer. For the caller that read robots.txt: ``await limiter.set_crawl_delay(url, delay)``.
-    """
-    delays: list[float] = []
-    delay = parser.crawl_delay(user_agent)
-    if delay is not None:  # the standard parser keeps whole seconds only
-        delays.append(float(delay))
-    rate = parser.request_rate(user_agent)
-    if rate is not None and rate.requests > 0:
-        delays.append(rate.seconds / rate.requests)
-    return max(delays) if delays else None
