@@ -27,7 +27,7 @@ def measure(texts_per_lang: int = 40) -> dict[str, Any]:
     from workers.languages import installed, load_set
     from workers.nlp import BUNDLED_SET
 
-    out: dict[str, Any] = {"after_import_mb": rss_mb(), "load_s": {}, "after_load_mb": {}}
+    out: dict[str, Any] = {"after_import_mb": rss_mb(), "after_run_mb_by_lang": {}}
     t0 = time.perf_counter()
     models = load_set(BUNDLED_SET)
     out["load_all_s"] = time.perf_counter() - t0
@@ -36,7 +36,7 @@ def measure(texts_per_lang: int = 40) -> dict[str, Any]:
     for lang in sorted(models.pipelines):
         texts = news.texts(lang)[:texts_per_lang] or ["Berlin ist eine Stadt."]
         models.entities(texts, languages=[lang] * len(texts))
-        out["after_load_mb"][lang] = rss_mb()
+        out["after_run_mb_by_lang"][lang] = rss_mb()
     out["after_run_mb"] = rss_mb()
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
