@@ -130,5 +130,7 @@ class ModelSet(NlpPipeline):
 
 def load_set(spec: str) -> ModelSet:
     pipelines = {lang: load_pipeline(str(folder)) for lang, folder in select(spec).items()}
+    for pipeline in pipelines.values():  # first-call setup now, before a pool forks
+        pipeline.entities(["Paris, London and Berlin."])
     log.info("NER models loaded for %s", ", ".join(sorted(pipelines)))
     return ModelSet(pipelines, source=spec)
