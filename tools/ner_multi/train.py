@@ -45,16 +45,34 @@ ARCHS = {
 }
 
 
-def train(lang: str, data: Path, out: Path, arch: Arch, steps: int, seed: int = 0) -> Path:
-    """Train into ``out`` (``model-best`` is kept by spaCy); returns the best model's path."""
+def resume_config(base: Path, out: Path) -> Path:
+    """``ner.cfg`` with both components sourced from a trained pipeline, to train it further."""
+    from thinc.api import Config
+
+    cfg = Config().from_disk(CONFIG, interpolate=False)
+    cfg["components"] = {name: {"source": str(base)} for name in ("tok2vec", "ner")}
+    path = out / "resume.cfg"
+    cfg.to_disk(path)
+    return path
+
+
+def train(
+    lang: str, data: Path, out: Path, arch: Arch, steps: int, seed: int = 0,
+    resume: Path | None = None,
+) -> Path:  # fmt: skip
+    """Train into ``out`` (``model-best`` is kept by spaCy); returns the best model's path.
+    ``resume``: start from that trained pipeline (same architecture) instead of from scratch."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "arch.json").write_text(json.dumps({**asdict(arch), "steps": steps, "lang": lang}))
+    meta = {**asdict(arch), "steps": steps, "lang": lang, "resumed_from": str(resume or "")}
+    (out / "arch.json").write_text(json.dumps(meta))
+    config = resume_config(resume, out) if resume else CONFIG
+    overrides = [] if resume else arch.overrides()
     cmd = [
-        sys.executable, "-m", "spacy", "train", str(CONFIG), "--output", str(out),
+        sys.executable, "-m", "spacy", "train", str(config), "--output", str(out),
         "--paths.train", str(data / "train.spacy"), "--paths.dev", str(data / "dev.spacy"),
         "--nlp.lang", lang, "--training.max_steps", str(steps),
         "--training.eval_frequency", str(max(200, steps // 8)),
-        "--system.seed", str(seed), *arch.overrides(),
+        "--system.seed", str(seed), *overrides,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     env["MKL_NUM_THREADS"] = "1"
