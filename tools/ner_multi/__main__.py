@@ -83,6 +83,13 @@ def _dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+def _resumed(run: Path) -> str:
+    """How a resumed run started (``train --resume``), for the card; "" if from scratch."""
+    info = json.loads((run / "arch.json").read_text()) if (run / "arch.json").exists() else {}
+    base = str(info.get("resumed_from") or "")
+    return f"{base} + {info['steps']} steps" if base else ""
+
+
 def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> dict[str, Any]:
     import spacy
 
@@ -115,7 +122,8 @@ def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> di
     )  # fmt: skip
     (target / "meta.json").write_text(json.dumps(meta, indent=1))
     report = {
-        "lang": lang, "name": name, "version": VERSION, "arch": {**arch.__dict__, "steps": steps},
+        "lang": lang, "name": name, "version": VERSION,
+        "arch": {**arch.__dict__, "steps": steps, "resumed": _resumed(run)},
         "labels": list(nlp.get_pipe("ner").labels), "size_mb": _dir_mb(target),
         "spacy": f"spaCy {spacy.__version__}", "data": stats, "scores": scores,
         "speed": {"wps": wps, "texts": len(texts), "what": what, "repeats": 3,

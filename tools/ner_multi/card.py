@@ -51,6 +51,7 @@ def _table(scores: dict[str, dict[str, float]]) -> list[str]:
 #: Issue 19's targets: entity F1 per test set, and words/s per core.
 TARGETS = {"wikiann": 0.80, "germeval": 0.70}
 TARGET_WPS = 20_000
+RESUME_STEPS = 2000
 
 
 def _status(rep: dict[str, Any]) -> str:
@@ -91,7 +92,14 @@ def render(rep: dict[str, Any]) -> str:
         f"- Architecture `{arch['name']}`: tok2vec width {arch['width']}, depth "
         f"{arch['depth']}, maxout pieces {arch['maxout']}, hash rows {arch['rows']} "
         f"(NORM/PREFIX/SUFFIX/SHAPE); NER hidden width {arch['hidden']}.",
-        f"- `spacy train` ({rep['spacy']}), `tools/ner_multi/ner.cfg`, {arch['steps']} steps, "
+        f"- `spacy train` ({rep['spacy']}), `tools/ner_multi/ner.cfg`, {arch['steps']} steps"
+        + (
+            f" in all: {arch['steps'] - RESUME_STEPS} from scratch, then {RESUME_STEPS} more "
+            "from that run's best model (fresh optimizer)"
+            if arch.get("resumed")
+            else ""
+        )
+        + ", "
         "batches of 100-1000 words, Adam 0.001, dropout 0.1, one CPU thread, seed 0; "
         "`model-best` (best entity F1 on dev) is shipped.",
         f"- Text is re-tokenized by spaCy's own `{lang}` tokenizer (tokens joined into running "
