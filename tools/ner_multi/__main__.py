@@ -4,6 +4,7 @@
   news                         news text per language for speed (.cache/ner-multi/news)
   build --lang de --out DIR    prepare, train, evaluate on held-out tests, measure words/s,
                                write DIR/de_newsingest_ner/ with MODEL_CARD.md
+        (shipped 0.1.0: de, es: --steps 3000; fr, nl, pt: --steps 5000 --resume-from 3000)
   compare --lang fr --model NAME=PATH[:MAP] ...   same tests + interleaved speed for models
   card --lang de --out DIR      re-render DIR/de_newsingest_ner/MODEL_CARD.md (+ DIR/de-extra.json)
   memory                       RSS of one process with every bundled model loaded and run
@@ -90,7 +91,11 @@ def _resumed(run: Path) -> str:
     return f"{base} + {info['steps']} steps" if base else ""
 
 
-def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> dict[str, Any]:
+def build(
+    lang: str, arch_name: str, steps: int, out: Path, retrain: bool, resume_from: int = 0
+) -> dict[str, Any]:
+    """Train (unless done), evaluate, measure, package. ``resume_from``: train the last
+    ``steps - resume_from`` steps from the ``resume_from``-step build's best model."""
     import spacy
 
     folder = _docbins(lang)
@@ -98,7 +103,13 @@ def build(lang: str, arch_name: str, steps: int, out: Path, retrain: bool) -> di
     run = data.CACHE / "runs" / f"{lang}-{arch_name}-{steps}"
     best = run / "model-best"
     if retrain or not best.exists():
-        train.train(lang, folder, run, arch, steps)
+        if resume_from:
+            base = data.CACHE / "runs" / f"{lang}-{arch_name}-{resume_from}" / "model-best"
+            if not base.exists():
+                build(lang, arch_name, resume_from, out, retrain)
+            train.train(lang, folder, run, arch, steps - resume_from, resume=base)
+        else:
+            train.train(lang, folder, run, arch, steps)
     nlp = spacy.load(best)
     scores = {
         p.stem.removeprefix("test-"): evaluate.evaluate(nlp, p, lang)
@@ -200,6 +211,7 @@ def main() -> None:
     b.add_argument("--steps", type=int, default=3000)
     b.add_argument("--out", type=Path, default=Path("workers/models"))
     b.add_argument("--retrain", action="store_true")
+    b.add_argument("--resume-from", type=int, default=0, help="steps of the build to go on from")
     r = sub.add_parser("card", help="re-render a built model's card (with --out's extras)")
     r.add_argument("--lang", required=True)
     r.add_argument("--arch", default="w64d2", choices=sorted(train.ARCHS))
@@ -223,7 +235,7 @@ def main() -> None:
 
         print(json.dumps(memory.measure(), indent=1))
     elif args.cmd == "build":
-        rep = build(args.lang, args.arch, args.steps, args.out, args.retrain)
+        rep = build(args.lang, args.arch, args.steps, args.out, args.retrain, args.resume_from)
         print(json.dumps({k: rep[k] for k in ("scores", "speed", "size_mb")}, indent=1))
     elif args.cmd == "card":
         run = data.CACHE / "runs" / f"{args.lang}-{args.arch}-{args.steps}"
