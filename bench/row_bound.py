@@ -45,15 +45,18 @@ def bound_child(
     cpu_started = time.process_time()
     for start in range(0, len(bodies), batch):
         texts = []
+        languages: list[str | None] = []
         for url, body in bodies[start : start + batch]:
             try:
                 art = extract_article(decode_html(body, None), url=url, options=DEFAULT_OPTIONS)
             except NotAnArticle:
                 continue
-            if pipeline.covers(art.language or detect_language(art.text)):
+            language = art.language or detect_language(art.text)
+            if pipeline.covers(language):
                 texts.append(art.text)
+                languages.append(language)
             done += 1
-        pipeline.entities(texts, batch_size=batch)
+        pipeline.entities(texts, batch_size=batch, languages=languages)
         ner += len(texts)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started

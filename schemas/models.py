@@ -165,6 +165,11 @@ class Mention(SQLModel, table=True):
     entity_id: int = Field(foreign_key="entity.id", index=True, ondelete="CASCADE")
     count: int = Field(default=1)
     first_offset: int = Field(default=0)
+    model_label: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the model's own label (entity.label is the common one: workers/labels.py)",
+    )
 
 
 class DeadLetter(SQLModel, table=True):

@@ -71,8 +71,14 @@ class Settings(BaseSettings):
     )
     spacy_model: str | None = Field(
         default=None,
-        description="spaCy pipeline for entities: an installed package name or a path; "
-        "unset = the bundled default (en_newsingest_ner).",
+        description="spaCy pipeline for entities: an installed package name or a path (that "
+        "one model, for its language only); unset = the bundled models, one per language.",
+    )
+    nlp_languages: str | None = Field(
+        default=None,
+        description="Languages whose bundled NER models a worker loads, comma-separated ISO "
+        "639-1 codes (e.g. 'de,en,fr'); unset = every bundled model. Articles in other "
+        "languages are stored without entities (language_not_covered).",
     )
     concurrency: int = Field(
         default=0,

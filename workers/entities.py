@@ -150,14 +150,15 @@ def _run_nlp(
     if not runnable:
         return []
     texts = [a.text for a, _ in runnable]
+    languages = [language for _, language in runnable]
     try:
-        found = pipeline.entities(texts, batch_size=batch_size)
+        found = pipeline.entities(texts, batch_size=batch_size, languages=languages)
     except Exception:  # find the article that breaks the model, below
         log.warning("NER failed on a batch of %d; retrying one by one", len(texts))
         found = []
-        for article, _ in runnable:
+        for article, language in runnable:
             try:
-                found.append(pipeline.entities([article.text])[0])
+                found.append(pipeline.entities([article.text], languages=[language])[0])
             except Exception as exc:  # a model crash is this article's fault
                 error = NlpFailed(f"{type(exc).__name__}: {exc}")
                 failed.append((article.url_hash, str(error)))

@@ -20,6 +20,18 @@ HONORIFICS = frozenset(
         "fr", "sr", "sra", "herr", "frau", "mme", "mlle", "monsieur", "madame", "sheikh",
     }
 )  # fmt: skip
+#: Titles the German, French, Spanish, Portuguese and Dutch models often include in a person's
+#: span ("Bundeskanzler Olaf Scholz"): dropped from PERSON keys only ("Premier League" is not
+#: a person), so the name meets the same person in other languages.
+PERSON_TITLES = frozenset(
+    {
+        "bundeskanzler", "bundeskanzlerin", "kanzler", "kanzlerin", "präsident", "präsidentin",
+        "ministerpräsident", "ministerpräsidentin", "minister", "ministerin", "président",
+        "présidente", "ministre", "presidente", "ministro", "ministra", "premier",
+        "primeiro-ministro", "primeira-ministra", "señor", "señora", "senhor", "senhora",
+        "dhr", "mevr", "mevrouw", "meneer", "president", "papst", "pape", "papa",
+    }
+)  # fmt: skip
 _APOSTROPHES = "'\u2019\u02bc`\u00b4"
 _POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s?$", re.IGNORECASE)
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
@@ -36,17 +48,19 @@ def normalize_key(text: str, label: str = "") -> str:
     if words and words[0] == "the" and len(words) > 1:
         words = words[1:]
     if label in PERSON_LABELS or len(words) > 1:
-        while len(words) > 1 and words[0].rstrip(".") in HONORIFICS:
+        titles = HONORIFICS | PERSON_TITLES if label in PERSON_LABELS else HONORIFICS
+        while len(words) > 1 and words[0].rstrip(".") in titles:
             words = words[1:]
     return " ".join(words).strip()
 
 
-def display_name(text: str) -> str:
+def display_name(text: str, label: str = "") -> str:
     """A surface form for display: whitespace collapsed, possessive and honorific dropped."""
     value = _SPACE.sub(" ", text).strip()
     value = _POSSESSIVE.sub("", value).strip()
     words = value.split(" ")
-    while len(words) > 1 and words[0].rstrip(".").casefold() in HONORIFICS:
+    titles = HONORIFICS | PERSON_TITLES if label in PERSON_LABELS else HONORIFICS
+    while len(words) > 1 and words[0].rstrip(".").casefold() in titles:
         words = words[1:]
     return " ".join(words)
 
@@ -54,8 +68,9 @@ def display_name(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Mention:
     text: str
-    label: str
+    label: str  # the common label (workers.labels)
     start: int  # character offset in the article text
+    model_label: str = ""  # the model's own label
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,7 @@ class EntityCount:
     name: str
     count: int
     first_offset: int
+    model_label: str = ""  # the model's label of most of the mentions
 
 
 def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
@@ -95,8 +111,9 @@ def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
             groups[(label, longer[0])].extend(groups.pop((label, key)))
     out = []
     for (label, key), found in groups.items():
-        names = [display_name(m.text) for m in found]
+        names = [display_name(m.text, label) for m in found]
         name = max(names, key=lambda n: (len(n.split()), names.count(n), -names.index(n)))
+        model_labels = [m.model_label or m.label for m in found]
         out.append(
             EntityCount(
                 label=label,
@@ -104,6 +121,7 @@ def aggregate(mentions: Iterable[Mention]) -> list[EntityCount]:
                 name=name[:512],
                 count=len(found),
                 first_offset=min(m.start for m in found),
+                model_label=max(model_labels, key=lambda x: (model_labels.count(x), x)),
             )
         )
     return sorted(out, key=lambda e: (e.first_offset, e.label, e.key))

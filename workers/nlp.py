@@ -1,5 +1,6 @@
 """Named entities with spaCy: the pipeline loaded once per process, pure text -> entities
-(keyed and folded per article by :mod:`workers.entity_keys`). The label set is the model's own.
+(keyed and folded per article by :mod:`workers.entity_keys`), under the common labels of
+:mod:`workers.labels` (the model's own label kept beside them).
 
 Articles are only run through a model in a language it covers; the language comes from the
 page, else it is detected (py3langid). Others are stored without entities, with the reason.
@@ -20,6 +21,7 @@ from typing import Any
 
 from schemas.errors import ConfigError
 from workers.entity_keys import HONORIFICS, EntityCount, Mention, aggregate
+from workers.labels import common_label
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +138,22 @@ class NlpPipeline:
     def covers(self, language: str | None) -> bool:
         return language is not None and language.split("-")[0].lower() in self.languages
 
-    def entities(self, texts: Sequence[str], *, batch_size: int = 16) -> list[list[EntityCount]]:
-        """Entities of each text, batched through ``nlp.pipe``."""
+    def entities(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 16,
+        languages: Sequence[str | None] | None = None,  # one model: one language
+    ) -> list[list[EntityCount]]:
+        """Entities of each text, batched through ``nlp.pipe``, under the common labels."""
         cut = [text[:MAX_NLP_CHARS] for text in texts]
         found: list[list[EntityCount]] = []
         for group in char_batches(cut, batch_size, NLP_BATCH_CHARS):
             found.extend(
-                aggregate(Mention(ent.text, ent.label_, ent.start_char) for ent in doc.ents)
+                aggregate(
+                    Mention(ent.text, common_label(ent.label_), ent.start_char, ent.label_)
+                    for ent in doc.ents
+                )
                 for doc in self.nlp.pipe(group, batch_size=len(group))
             )
         return found
@@ -177,6 +188,10 @@ def load_pipeline(name_or_path: str) -> NlpPipeline:
 
     if name_or_path == RULES_MODEL:
         return rule_based_pipeline()
+    if name_or_path.startswith(BUNDLED_SET):
+        from workers.languages import load_set  # it builds on this module
+
+        return load_set(name_or_path)
     model_available(name_or_path)
     try:
         nlp = spacy.load(name_or_path)
@@ -207,17 +222,22 @@ def get_pipeline(name_or_path: str) -> NlpPipeline:
 
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "models" / "en_newsingest_ner"
+#: ``resolve_model``'s value for the bundled models (workers.languages); ``=de,en`` limits it.
+BUNDLED_SET = "newsingest:bundled"
 
 
 def resolve_model(settings: Any) -> str:
-    """The model to load: the configured one (package name or path), else the bundled default.
+    """The model to load: the configured one (package name or path), else the bundled set of
+    one model per language (restricted to ``NEWSINGEST_NLP_LANGUAGES`` when set).
 
     A configured model that is missing is an error (see :func:`model_available`), never a
     silent fallback: the user asked for it by name.
     """
     if settings.spacy_model:
         return str(settings.spacy_model)
-    return str(BUNDLED_MODEL)
+    from workers.languages import bundled_spec, parse_languages
+
+    return bundled_spec(parse_languages(settings.nlp_languages))
 
 
 def model_available(name_or_path: str) -> None:
@@ -225,6 +245,11 @@ def model_available(name_or_path: str) -> None:
     import spacy.util
 
     if name_or_path == RULES_MODEL:
+        return
+    if name_or_path.startswith(BUNDLED_SET):
+        from workers.languages import select
+
+        select(name_or_path)
         return
     if Path(name_or_path).is_dir() or spacy.util.is_package(name_or_path):
         return

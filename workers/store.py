@@ -142,16 +142,17 @@ def store_results(
     # Mentions: replaced, never added to (two forms met in one article are summed).
     article_ids = [article.id for article, _ in todo]
     conn.execute(sa.delete(MENTION).where(MENTION.c.article_id.in_(article_ids)))
-    merged: dict[tuple[int, int], list[int]] = {}
+    merged: dict[tuple[int, int], tuple[int, int, str | None]] = {}
     for article, result in todo:
         for e in result.entities:
             slot = (article.id, ids[(e.label, e.key)])
+            count, offset, model_label = e.count, e.first_offset, e.model_label or None
             if slot in merged:
-                merged[slot][0] += e.count
-                merged[slot][1] = min(merged[slot][1], e.first_offset)
-            else:
-                merged[slot] = [e.count, e.first_offset]
-    insert_mentions(conn, [(a, ent, c, o) for (a, ent), (c, o) in merged.items()])
+                before = merged[slot]
+                count, offset = before[0] + count, min(before[1], offset)
+                model_label = before[2] if before[1] <= e.first_offset else model_label
+            merged[slot] = (count, offset, model_label)
+    insert_mentions(conn, [(a, ent, c, o, m) for (a, ent), (c, o, m) in merged.items()])
     stats.mentions = len(merged)
 
     # Article rows: one executemany (pipelined by psycopg) instead of a statement per row.
@@ -248,21 +249,27 @@ def entity_ids(
     return ids
 
 
-def insert_mentions(conn: Connection, rows: Sequence[tuple[int, int, int, int]]) -> None:
-    """(article_id, entity_id, count, first_offset) rows: COPY on PostgreSQL, else INSERT."""
+def insert_mentions(
+    conn: Connection, rows: Sequence[tuple[int, int, int, int, str | None]]
+) -> None:
+    """(article_id, entity_id, count, first_offset, model_label) rows: COPY on PostgreSQL,
+    else INSERT."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         assert raw is not None
-        sql = "COPY mention (article_id, entity_id, count, first_offset) FROM STDIN"
+        sql = "COPY mention (article_id, entity_id, count, first_offset, model_label) FROM STDIN"
         with raw.cursor() as cur, cur.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
         return
     conn.execute(
         sa.insert(MENTION),
-        [{"article_id": a, "entity_id": e, "count": c, "first_offset": o} for a, e, c, o in rows],
+        [
+            {"article_id": a, "entity_id": e, "count": c, "first_offset": o, "model_label": m}
+            for a, e, c, o, m in rows
+        ],
     )
 
 

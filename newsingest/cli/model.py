@@ -23,10 +23,13 @@ model_app = typer.Typer(help="The spaCy model used for entities.", no_args_is_he
 
 @model_app.command("info")
 def model_info() -> None:
-    """Show the active model: name, version, where it was loaded from, languages, labels."""
-    from workers.nlp import load_pipeline, resolve_model
+    """Show the active models: per language, name, version, labels, size, scores, folder."""
+    from workers.nlp import BUNDLED_SET, load_pipeline, resolve_model
 
     source = resolve_model(settings())
+    if source.startswith(BUNDLED_SET):
+        _bundled_info(source)
+        return
     try:
         pipeline = load_pipeline(source)
     except ConfigError as exc:
@@ -41,6 +44,29 @@ def model_info() -> None:
         ["components", ", ".join(pipeline.nlp.pipe_names)],
     ]
     print_rows("spaCy model", ["field", "value"], rows)
+
+
+def _bundled_info(source: str) -> None:
+    from workers.languages import model_info, select
+
+    try:
+        folders = select(source)
+    except ConfigError as exc:
+        raise fail(exc.message, EXIT_CONFIG) from None
+    by = "NEWSINGEST_NLP_LANGUAGES" if "=" in source else "default (every bundled model)"
+    rows = []
+    for lang, folder in folders.items():
+        info = model_info(lang, folder)
+        scores = ", ".join(
+            f"{name} P/R/F1 {100 * s.get('p', 0):.1f}/{100 * s.get('r', 0):.1f}/{100 * s['f']:.1f}"
+            for name, s in info.scores.items()
+        )
+        rows.append(
+            [lang, folder.name, info.version, ", ".join(info.labels),
+             f"{info.size_bytes / 1e6:.1f} MB", scores or "-", str(folder), by]
+        )  # fmt: skip
+    columns = ["language", "model", "version", "labels", "size", "scores", "loaded from"]
+    print_rows("NER models, one per language", [*columns, "configured by"], rows)
 
 
 @model_app.command("install")

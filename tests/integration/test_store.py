@@ -165,10 +165,10 @@ def test_a_text_that_crashes_the_model_is_dead_lettered_alone(engine: Any, test_
     pipeline = load_pipeline(test_model)
     real = pipeline.entities
 
-    def fragile(texts: Any, batch_size: int = 16) -> Any:
+    def fragile(texts: Any, batch_size: int = 16, **kwargs: Any) -> Any:
         if any("POISON" in t for t in texts):
             raise ValueError("model cannot take this text")
-        return real(texts, batch_size=batch_size)
+        return real(texts, batch_size=batch_size, **kwargs)
 
     pipeline.entities = fragile  # type: ignore[method-assign]
     outcome = process_batch(engine, pipeline, hashes)

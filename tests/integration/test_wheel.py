@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "workers" / "models" / "en_newsingest_ner"
+MODELS = sorted((ROOT / "workers" / "models").glob("*_newsingest_ner"))
 NOT_SHIPPED = ("build_default", "port_teacher", "_teacher", "student.cfg", "teacher-requirements")
 
 pytestmark = pytest.mark.integration
@@ -57,10 +57,13 @@ def test_the_model_building_tooling_is_not_in_the_wheel(wheel_names: list[str]) 
         assert not any(part in name.rsplit("/", 1)[-1] for part in NOT_SHIPPED), name
 
 
-def test_the_model_and_its_card_are_in_the_wheel(wheel_names: list[str]) -> None:
+def test_the_models_and_their_cards_are_in_the_wheel(wheel_names: list[str]) -> None:
     shipped = set(wheel_names)
     assert "workers/models/MODEL_CARD.md" in shipped
-    files = [p for p in MODEL.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert "en_newsingest_ner" in [m.name for m in MODELS]
+    files = [
+        p for m in MODELS for p in m.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ]
     assert files
     for path in files:
         assert path.relative_to(ROOT).as_posix() in shipped, path

@@ -42,3 +42,18 @@ def build_test_model(path: Path, *, version: str = "1.0.0") -> Path:
     nlp.meta["version"] = version
     nlp.to_disk(path)
     return path
+
+
+def build_ruler_model(folder: Path, lang: str, patterns: list[tuple[str, str]]) -> Path:
+    """``<folder>/<lang>_newsingest_ner``: a blank pipeline of ``lang`` with an entity ruler,
+    standing in for a bundled language model."""
+    import spacy
+
+    nlp = spacy.blank(lang)
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": label, "pattern": text} for text, label in patterns])  # type: ignore[attr-defined]
+    nlp.meta["name"] = "newsingest_ner"
+    nlp.meta["version"] = "9.9.9"
+    path = folder / f"{lang}_newsingest_ner"
+    nlp.to_disk(path)
+    return path
