@@ -28,9 +28,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from query.errors import InvalidQuery, NotFound
 from query.filters import Cursor, Filters, Sort, decode_cursor, encode_cursor
 from query.fulltext import Search
-from query.labels import fold_name
 from query.search import parse
 from query.tables import ARTICLE, ENTITY, FEED, MENTION
+from schemas.keys import lookup_keys
 from schemas.models import as_utc
 from schemas.urls import host_of
 
@@ -61,10 +61,10 @@ class Page:
 
 def entity_article_ids(entity: str, labels: Sequence[str] | None) -> sa.Select[Any]:
     """Ids of the articles mentioning an entity: its key, or a person's short form."""
-    key = fold_name(entity)
-    if not key:
+    keys = [k for k in lookup_keys(entity) if k]
+    if not keys:
         raise InvalidQuery(f"--entity {entity!r} has no letters to look for")
-    cond = sa.or_(ENTITY.c.key == key, ENTITY.c.short_key == key)
+    cond = sa.or_(ENTITY.c.key.in_(keys), ENTITY.c.short_key.in_(keys))
     if labels:
         cond = sa.and_(cond, ENTITY.c.label.in_(list(labels)))
     return (

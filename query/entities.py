@@ -20,8 +20,9 @@ from sqlalchemy.engine import Connection
 from query.articles import ArticleRow, conditions, list_articles
 from query.errors import InvalidQuery, NotFound
 from query.filters import Filters, Sort
-from query.labels import fold_name, kind_of, named_labels
+from query.labels import kind_of, named_labels
 from query.tables import ARTICLE, ENTITY, MENTION
+from schemas.keys import lookup_keys
 from schemas.models import as_utc, utcnow
 
 MAX_TOP = 500
@@ -132,8 +133,8 @@ class EntityView:
 
 def find_entities(conn: Connection, name: str, labels: Sequence[str] | None) -> list[Any]:
     """Entities whose key, or person short form, is ``name`` folded; most mentioned first."""
-    key = fold_name(name)
-    if not key:
+    keys = [k for k in lookup_keys(name) if k]
+    if not keys:
         raise InvalidQuery(f"{name!r} has no letters to look for")
     mentions = (
         sa.select(sa.func.count())
@@ -141,11 +142,13 @@ def find_entities(conn: Connection, name: str, labels: Sequence[str] | None) -> 
         .scalar_subquery()
         .label("mentions")
     )
-    stmt = sa.select(ENTITY, mentions).where(sa.or_(ENTITY.c.key == key, ENTITY.c.short_key == key))
+    stmt = sa.select(ENTITY, mentions).where(
+        sa.or_(ENTITY.c.key.in_(keys), ENTITY.c.short_key.in_(keys))
+    )
     if labels:
         stmt = stmt.where(ENTITY.c.label.in_(list(labels)))
     # The exact key before a short form, then the most mentioned.
-    stmt = stmt.order_by((ENTITY.c.key == key).desc(), sa.desc("mentions"), ENTITY.c.id)
+    stmt = stmt.order_by(ENTITY.c.key.in_(keys).desc(), sa.desc("mentions"), ENTITY.c.id)
     return list(conn.execute(stmt).all())
 
 

@@ -7,9 +7,6 @@ numbers only when ``--label`` asks for them.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from query.errors import InvalidQuery
 
 #: kind -> the stored labels it covers (the first is the canonical one).
@@ -62,30 +59,3 @@ def resolve_labels(value: str | None) -> tuple[str, ...] | None:
             raise InvalidQuery(f"unknown label {part!r}: use one of {known} or a label (PERSON)")
         out += [label for label in labels if label not in out]
     return tuple(out) or None
-
-
-# The same folding as workers.entity_keys.normalize_key (the read side may not import workers/);
-# tests/unit/test_query_filters.py checks that both agree.
-HONORIFICS = frozenset(
-    {
-        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev",
-        "fr", "sr", "sra", "herr", "frau", "mme", "mlle", "monsieur", "madame", "sheikh",
-    }
-)  # fmt: skip
-_POSSESSIVE = re.compile("['\u2019\u02bc`\u00b4]s?$", re.IGNORECASE)
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
-_SPACE = re.compile(r"\s+")
-
-
-def fold_name(text: str) -> str:
-    """An entity name as its stored key: case-folded, possessive, "the" and honorific dropped."""
-    value = unicodedata.normalize("NFKC", text).casefold()
-    value = _SPACE.sub(" ", value).strip()
-    value = _POSSESSIVE.sub("", value)
-    value = _EDGE_PUNCT.sub("", value)
-    words = value.split(" ")
-    if words and words[0] == "the" and len(words) > 1:
-        words = words[1:]
-    while len(words) > 1 and words[0].rstrip(".") in HONORIFICS:
-        words = words[1:]
-    return " ".join(words).strip()

@@ -8,61 +8,12 @@ is unambiguous. Pure functions of strings.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-PERSON_LABELS = frozenset({"PERSON", "PER"})
-HONORIFICS = frozenset(
-    {
-        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady", "rev",
-        "fr", "sr", "sra", "herr", "frau", "mme", "mlle", "monsieur", "madame", "sheikh",
-    }
-)  # fmt: skip
-#: Titles the German, French, Spanish, Portuguese and Dutch models often include in a person's
-#: span ("Bundeskanzler Olaf Scholz"): dropped from PERSON keys only ("Premier League" is not
-#: a person), so the name meets the same person in other languages.
-PERSON_TITLES = frozenset(
-    {
-        "bundeskanzler", "bundeskanzlerin", "kanzler", "kanzlerin", "präsident", "präsidentin",
-        "ministerpräsident", "ministerpräsidentin", "minister", "ministerin", "président",
-        "présidente", "ministre", "presidente", "ministro", "ministra", "premier",
-        "primeiro-ministro", "primeira-ministra", "señor", "señora", "senhor", "senhora",
-        "dhr", "mevr", "mevrouw", "meneer", "president", "papst", "pape", "papa",
-    }
-)  # fmt: skip
-_APOSTROPHES = "'\u2019\u02bc`\u00b4"
-_POSSESSIVE = re.compile(rf"[{_APOSTROPHES}]s?$", re.IGNORECASE)
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_key(text: str, label: str = "") -> str:
-    """The entity key of a surface form (see the module docstring)."""
-    value = unicodedata.normalize("NFKC", text).casefold()
-    value = _SPACE.sub(" ", value).strip()
-    value = _POSSESSIVE.sub("", value)
-    value = _EDGE_PUNCT.sub("", value)
-    words = value.split(" ")
-    if words and words[0] == "the" and len(words) > 1:
-        words = words[1:]
-    if label in PERSON_LABELS or len(words) > 1:
-        titles = HONORIFICS | PERSON_TITLES if label in PERSON_LABELS else HONORIFICS
-        while len(words) > 1 and words[0].rstrip(".") in titles:
-            words = words[1:]
-    return " ".join(words).strip()
-
-
-def display_name(text: str, label: str = "") -> str:
-    """A surface form for display: whitespace collapsed, possessive and honorific dropped."""
-    value = _SPACE.sub(" ", text).strip()
-    value = _POSSESSIVE.sub("", value).strip()
-    words = value.split(" ")
-    titles = HONORIFICS | PERSON_TITLES if label in PERSON_LABELS else HONORIFICS
-    while len(words) > 1 and words[0].rstrip(".").casefold() in titles:
-        words = words[1:]
-    return " ".join(words)
+from schemas.keys import PERSON_LABELS
+from schemas.keys import display_name as display_name
+from schemas.keys import normalize_key as normalize_key
 
 
 @dataclass(frozen=True, slots=True)

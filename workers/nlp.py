@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ConfigError
-from workers.entity_keys import HONORIFICS, EntityCount, Mention, aggregate
+from schemas.keys import HONORIFICS
+from workers.entity_keys import EntityCount, Mention, aggregate
 from workers.labels import common_label
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from schemas.keys import PERSON_LABELS
 from schemas.models import Article, ArticleStatus, Entity, Mention, as_utc, utcnow
-from workers.entity_keys import PERSON_LABELS, EntityCount
+from workers.entity_keys import EntityCount
 
 ARTICLE: sa.Table = Article.__table__  # type: ignore[attr-defined]
 ENTITY: sa.Table = Entity.__table__  # type: ignore[attr-defined]

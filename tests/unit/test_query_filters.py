@@ -20,7 +20,8 @@ from query.filters import (
     parse_statuses,
     parse_time,
 )
-from query.labels import fold_name, named_labels, resolve_labels
+from query.labels import named_labels, resolve_labels
+from schemas.keys import lookup_keys
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -104,7 +105,14 @@ def test_any_cursor_text_is_refused_cleanly(text: str) -> None:
     ["Vladimir Putin", "Mr Putin", "Putin's", "The Kremlin", "  Dr.  Anna   Berg ",
      "Zürich", "ＡＢＣ", "O'Neil", "Mrs", "the", "Emmanuel Macron’s"],
 )  # fmt: skip
-def test_fold_name_agrees_with_the_entity_store(name: str) -> None:
+def test_a_typed_name_is_looked_up_under_the_keys_the_store_writes(name: str) -> None:
     from workers.entity_keys import normalize_key
 
-    assert fold_name(name) == normalize_key(name, "PERSON")
+    keys = lookup_keys(name)
+    assert normalize_key(name, "PERSON") in keys
+    assert normalize_key(name, "ORG") in keys
+
+
+def test_a_title_is_dropped_for_people_only() -> None:
+    assert lookup_keys("Bundeskanzler Olaf Scholz") == ("bundeskanzler olaf scholz", "olaf scholz")
+    assert lookup_keys("Emmanuel Macron") == ("emmanuel macron",)
