@@ -66,7 +66,7 @@ class ExtractOptions:
     page_date: bool = True
     """Look for the page's publication date (htmldate, ~6 % of the extraction time on
     trafilatura's evaluation corpus). The fetcher turns it off for an entry its feed dates:
-    the feed's date is the one stored (:func:`ingest.poll.article_fields`), so the page's
+    the feed's date is the one stored (:func:`ingest.entries.article_fields`), so the page's
     would be computed for nothing. Off: ``published_at`` and ``published_source`` are None."""
 
     cleaning: tuple[str, ...] = clean.DEFAULT_RULES
