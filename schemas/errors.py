@@ -23,13 +23,18 @@ dead letter it concerns and used as a metric label.
         │   └── HostileFeed       entity expansion, external entities, DTD tricks
         ├── NotAnArticle          the page yields no article text
         ├── InvalidMessage        a queue message that does not validate
-        └── NlpFailed             the NER model raised on this text (workers.entities)
+        ├── NlpFailed             the NER model raised on this text (workers.entities)
+        ├── InvalidQuery          bad search syntax, filter value or cursor (query.errors)
+        ├── NotFound              the article, feed or entity asked for does not exist
+        └── QueryTimeout          a read past NEWSINGEST_QUERY_TIMEOUT, cancelled
 
 Catch ``TransientError`` to decide "retry", ``PermanentError`` to decide
 "record and move on"; catch ``NewsIngestError`` to handle both. Database driver
 errors become ``DatabaseUnavailable`` in one place, ``schemas.db.translate_errors``.
 The classes defined elsewhere live beside the only code that raises them; every
-class is drawn here (a test walks the packages and compares).
+class is drawn here (a test walks the packages and compares). The HTTP API's ``Problem``
+and the dashboard's ``LoginRequired`` are not errors of the pipeline but the responses an HTTP
+handler leaves with (RFC 9457 problem details, a redirect to the login form).
 """
 
 from __future__ import annotations
