@@ -145,12 +145,15 @@ def fresh_database(backend: str, admin: str, tag: str) -> Iterator[str]:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def drop_search_triggers(conn: sa.Connection) -> None:
+def drop_search_index(conn: sa.Connection) -> None:
+    """The schema without the search index's maintenance (its triggers, and on PostgreSQL
+    the vector table with its GIN index)."""
     from schemas import fulltext
 
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("DROP TRIGGER article_search_vector_insert ON article"))
-        conn.execute(sa.text("DROP TRIGGER article_search_vector_update ON article"))
+        conn.execute(sa.text("DROP TRIGGER article_search_insert ON article"))
+        conn.execute(sa.text("DROP TRIGGER article_search_update ON article"))
+        conn.execute(sa.text(f"DROP TABLE {fulltext.SEARCH_TABLE}"))
     else:
         for name in fulltext.SQLITE_TRIGGERS:
             conn.execute(sa.text(f"DROP TRIGGER {name}"))
@@ -187,7 +190,7 @@ def measure_store(
                 try:
                     if mode == "plain":
                         with engine.begin() as conn:
-                            drop_search_triggers(conn)
+                            drop_search_index(conn)
                     started = time.perf_counter()
                     hashes = load_articles(engine, "https://bench.invalid/store/", texts)
                     runs[f"load {mode}"].append(count / (time.perf_counter() - started))
