@@ -38,6 +38,7 @@ class Result:
     top: list[float] = field(default_factory=list)
     exports: list[tuple[int, float, float, float]] = field(default_factory=list)
     store: dict[str, float] = field(default_factory=dict)
+    store_runs: dict[str, list[float]] = field(default_factory=dict)
 
 
 def measure_searches(url: str, gen: Generated, repeats: int, result: Result, log: Log) -> None:
@@ -209,3 +210,4 @@ def measure_store(
                     engine.dispose()
             log(f"{backend} store {mode} run {r + 1}: {runs[f'store {mode}'][-1]:.0f} articles/s")
     result.store = {k: statistics.median(v) for k, v in runs.items()}
+    result.store_runs = runs
