@@ -97,10 +97,7 @@ def add_feeds(engine: Engine, urls: Sequence[str], poll_interval: int = 900) -> 
 def reset_postgres(engine: Engine) -> None:
     """Back to "feeds subscribed, nothing fetched" between repeats."""
     with engine.begin() as conn:
-        # CASCADE: the search index's table (article_search) references article.
-        conn.execute(
-            sa.text("TRUNCATE mention, entity, article, dead_letter RESTART IDENTITY CASCADE")
-        )
+        conn.execute(sa.text("TRUNCATE mention, entity, article, dead_letter RESTART IDENTITY"))
         conn.execute(
             sa.text(
                 "UPDATE feed SET etag = NULL, last_modified = NULL, body_hash = NULL, "
