@@ -21,8 +21,6 @@ from bench._corpus import unpack
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
 VERSION = 1
-DB_VERSION = 2
-"""The loaded databases' version: bumped with the schema they were loaded into."""
 DEFAULT_POSTGRES = os.environ.get(
     "NEWSINGEST_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from bench.read_data import (
     CACHE,
-    DB_VERSION,
+    VERSION,
     Base,
     Generated,
     Log,
@@ -33,7 +33,7 @@ ARTICLE_COLUMNS = (
 
 def pg_url(admin: str, n: int) -> str:
     base = sa.engine.make_url(admin)
-    return base.set(database=f"newsingest_bench_read_{n}_v{DB_VERSION}").render_as_string(
+    return base.set(database=f"newsingest_bench_read_{n}_v{VERSION}").render_as_string(
         hide_password=False
     )
 
@@ -43,11 +43,11 @@ def generate(backend: str, n: int, admin: str, log: Log) -> tuple[str, Generated
     from schemas.db import upgrade
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    meta_file = CACHE / f"read-{backend}-{n}-v{DB_VERSION}.json"
+    meta_file = CACHE / f"read-{backend}-{n}-v{VERSION}.json"
     if backend == "postgresql":
         url = pg_url(admin, n)
     else:
-        url = f"sqlite:///{CACHE / f'read-{n}-v{DB_VERSION}.db'}"
+        url = f"sqlite:///{CACHE / f'read-{n}-v{VERSION}.db'}"
     if meta_file.is_file():
         meta = json.loads(meta_file.read_text("utf-8"))
         meta["anchor"] = datetime.fromisoformat(meta["anchor"])
@@ -87,7 +87,7 @@ def _load_postgresql(url: str, n: int, bases: Sequence[Base], vocab: Any, anchor
     dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(dsn) as conn:
         # The GIN index is built once after the load (much faster than row by row); the
-        # trigger stores each row's tsvector during COPY as it would on insert.
+        # trigger computes each row's tsvector during COPY as it would on insert.
         conn.execute("DROP INDEX ix_article_search_vector")
         with conn.cursor() as cur:
             for i in range(1, 61):
@@ -119,9 +119,7 @@ def _load_postgresql(url: str, n: int, bases: Sequence[Base], vocab: Any, anchor
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                     f"(SELECT max(id) FROM {table}))"
                 )
-        conn.execute(
-            "CREATE INDEX ix_article_search_vector ON article_search USING gin (search_vector)"
-        )
+        conn.execute("CREATE INDEX ix_article_search_vector ON article USING gin (search_vector)")
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")

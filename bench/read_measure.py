@@ -146,15 +146,12 @@ def fresh_database(backend: str, admin: str, tag: str) -> Iterator[str]:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def drop_search_index(conn: sa.Connection) -> None:
-    """The schema without the search index's maintenance (its triggers, and on PostgreSQL
-    the vector table with its GIN index)."""
+def drop_search_triggers(conn: sa.Connection) -> None:
     from schemas import fulltext
 
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("DROP TRIGGER article_search_insert ON article"))
-        conn.execute(sa.text("DROP TRIGGER article_search_update ON article"))
-        conn.execute(sa.text(f"DROP TABLE {fulltext.SEARCH_TABLE}"))
+        conn.execute(sa.text("DROP TRIGGER article_search_vector_insert ON article"))
+        conn.execute(sa.text("DROP TRIGGER article_search_vector_update ON article"))
     else:
         for name in fulltext.SQLITE_TRIGGERS:
             conn.execute(sa.text(f"DROP TRIGGER {name}"))
@@ -191,7 +188,7 @@ def measure_store(
                 try:
                     if mode == "plain":
                         with engine.begin() as conn:
-                            drop_search_index(conn)
+                            drop_search_triggers(conn)
                     started = time.perf_counter()
                     hashes = load_articles(engine, "https://bench.invalid/store/", texts)
                     runs[f"load {mode}"].append(count / (time.perf_counter() - started))

@@ -1,7 +1,6 @@
 """A parsed search bound to a backend: its conditions, ranking and snippets.
 
-PostgreSQL: one tsquery (see :func:`pg_tsqueries`) against ``article_search.search_vector``
-(joined to ``article``),
+PostgreSQL: one tsquery (see :func:`pg_tsqueries`) against ``article.search_vector``,
 ``ts_rank_cd``, ``ts_headline``. SQLite: membership from the FTS5 table ``article_fts``,
 ``bm25`` from one FTS5 cursor, ``snippet()``. Schema: :mod:`schemas.fulltext`.
 """
@@ -18,14 +17,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from query.search import SearchQuery
 from query.tables import ARTICLE
-from schemas.fulltext import SEARCH_COLUMN, SEARCH_TABLE, pg_all_configs, pg_config_name
+from schemas.fulltext import pg_all_configs, pg_config_name
 
 HL_START, HL_END = "\x02", "\x03"
 """Marks around a highlighted word in a snippet (the CLI renders them)."""
 LARGE_MATCH = 2000
 """SQLite: above this many matches a search walks the time index (see Search.apply)."""
-PG_SEARCH = sa.table(SEARCH_TABLE, sa.column("article_id", sa.Integer), sa.column(SEARCH_COLUMN))
-"""PostgreSQL: one vector per article, in a table of its own (see :mod:`schemas.fulltext`)."""
 
 
 class Search:
@@ -61,7 +58,7 @@ class Search:
 
     @property
     def vector(self) -> ColumnElement[Any]:
-        return PG_SEARCH.c[SEARCH_COLUMN]
+        return sa.literal_column("article.search_vector")
 
     def score(self) -> ColumnElement[Any]:
         """PostgreSQL's rank of a row (SQLite ranks in :func:`_sqlite_ranked`)."""
@@ -77,7 +74,6 @@ class Search:
         if self.pg:
             if self.empty:  # only words the stemmers drop (stop words): nothing to find
                 return stmt.where(sa.false())
-            stmt = stmt.join_from(ARTICLE, PG_SEARCH, PG_SEARCH.c.article_id == ARTICLE.c.id)
             stmt = stmt.where(self.vector.op("@@")(self.tsquery))
             if self.negative is not None:
                 stmt = stmt.where(sa.not_(self.vector.op("@@")(self.negative)))

@@ -46,7 +46,7 @@ def forget_smoke_databases() -> None:
     """The smoke size's cached databases go: the test leaves nothing behind."""
     import sqlalchemy as sa
 
-    from bench.read_data import CACHE, DB_VERSION
+    from bench.read_data import CACHE, VERSION
     from bench.read_load import pg_url
     from tests.conftest import PG_ADMIN_URL, _postgres_admin_engine
 
@@ -57,5 +57,5 @@ def forget_smoke_databases() -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
-    for path in CACHE.glob(f"read-*{SMOKE_ARTICLES}-v{DB_VERSION}*"):
+    for path in CACHE.glob(f"read-*{SMOKE_ARTICLES}-v{VERSION}*"):
         path.unlink(missing_ok=True)

@@ -174,30 +174,6 @@ def test_the_index_follows_updates_and_deletes(docs: tuple[Engine, dict[str, int
     assert found(engine, "berlin") == set()
 
 
-def test_a_status_update_leaves_the_vector_row_alone(
-    docs: tuple[Engine, dict[str, int]],
-) -> None:
-    """PostgreSQL: the vector lives in article_search, so the store's status update never
-    writes it (nor its GIN index); a text change does."""
-    engine, ids = docs
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's vector table")
-    row_version = sa.text("select xmin::text from article_search where article_id = :i")
-    with engine.begin() as conn:
-        before = conn.execute(row_version, {"i": ids["rail"]}).scalar_one()
-        conn.execute(
-            sa.text("update article set status = 'failed', processed_at = now() where id = :i"),
-            {"i": ids["rail"]},
-        )
-    with engine.begin() as conn:
-        assert conn.execute(row_version, {"i": ids["rail"]}).scalar_one() == before
-        conn.execute(
-            sa.text("update article set title = 'Ferry strike' where id = :i"), {"i": ids["rail"]}
-        )
-    with engine.begin() as conn:
-        assert conn.execute(row_version, {"i": ids["rail"]}).scalar_one() != before
-
-
 def test_language_filter_narrows_the_search(docs: tuple[Engine, dict[str, int]]) -> None:
     engine, ids = docs
     assert found(engine, "summit OR bundestagswahl", language="de") == names(ids, "german")
