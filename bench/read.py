@@ -23,8 +23,8 @@ Measured, per backend, in this process through query/ (the code the CLI runs):
   over ~50,000 and all articles: articles/s including start-up, peak RSS from ``wait4``;
 - the store row (bench row 6's method: workers.store.store_results, batches of 16, 20
   entities per article, 1,008 articles) on a fresh database with the search index maintained
-  and without (triggers and PostgreSQL's vector table dropped), and the time to load those
-  articles' texts, the write the index really costs (the store never rewrites title or text).
+  and without (triggers dropped), and the time to load those articles' texts, the write the
+  index really costs (the store never rewrites title or text).
 """
 
 from __future__ import annotations
