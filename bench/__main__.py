@@ -21,7 +21,6 @@ The NER model is ``--model``, else ``NEWSINGEST_SPACY_MODEL``, else the project'
 from __future__ import annotations
 
 import argparse
-import itertools
 import platform
 import shlex
 import signal
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from bench import read_rows
 from bench.common import (
     DEFAULT_POSTGRES,
     DEFAULT_REDIS,
@@ -61,6 +61,9 @@ SMOKE = Plan(
     memory_checkpoint=16,
     latency_entries=3,
     latency_gap=0.5,
+    read_articles=2000,
+    read_repeats=1,
+    read_store_repeats=1,
 )
 
 
@@ -132,6 +135,16 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         "bound's articles per CPU second. It does not depend on what else runs on the "
         "machine: 1.0 = the pipeline spends no CPU beyond the plain loop's; the notes say "
         "where the CPU went, other users' processes included.",
+        *(
+            [
+                f"- Read group (9: PostgreSQL, 10: SQLite): `bench/read.py` on "
+                f"{plan.read_articles:,} generated articles per backend (cached databases); "
+                f"searches {plan.read_repeats} runs each, the store comparison "
+                f"{plan.read_store_repeats}; medians in ms unless said (bench/README.md)."
+            ]
+            if any(r.key.startswith("read_") for r in bench.rows)
+            else []
+        ),
         "",
         "| # | row | what was measured | articles | runs | median | target | result |",
         "|---|---|---|---|---|---|---|---|",
@@ -149,6 +162,7 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
         "latency_p50": "8a",
         "latency_p95": "8b",
     }
+    numbers |= read_rows.numbers()
     rows = sorted(bench.rows, key=lambda r: list(numbers).index(r.key))
     for row in rows:
         result = "report" if row.passed is None else ("pass" if row.passed else "**MISS**")
@@ -178,15 +192,6 @@ def render(bench: Bench, argv: Sequence[str], started: datetime, seconds: float,
     return "\n".join(lines) + "\n"
 
 
-READ_GROUP = "read"
-
-
-def _only(args: Sequence[str]) -> set[str]:
-    picked = {a.split("=", 1)[1] for a in args if a.startswith("--only=")}
-    picked |= {b for a, b in itertools.pairwise(args) if a == "--only"}
-    return picked
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     if given[:1] == ["web"]:  # the HTTP API's benchmark (issue 17): its own options
@@ -210,20 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only",
         action="append",
         choices=[name for name, _ in ROWS],
-        help="run only these rows (the bound always runs); repeatable. `--only read`: the "
-        "read side's group instead (search, entities top, export, store with the index; "
-        "see bench/read.py, which takes its own options)",
+        help="run only these rows (the bound always runs); repeatable. `read`: the read "
+        "side's group (search, entities top, export, store with the index: bench/read.py), "
+        "run only when named, and without the bound when alone",
     )
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if READ_GROUP in _only(args_list):
-        # The read side's row group (issue 16) has its own databases and table: bench/read.py.
-        from bench import read
-
-        rest = [a for a in args_list if a not in ("--only", f"--only={READ_GROUP}", READ_GROUP)]
-        if "--smoke" in rest:
-            rest.remove("--smoke")
-            rest += ["--articles", "2000", "--repeats", "1", "--store-repeats", "1"]
-        return read.main(rest)
     args = parser.parse_args(args_list)
     plan = plan_from(args)
     started = datetime.now(UTC)

@@ -69,6 +69,9 @@ class Plan:
     latency_rounds: int = 2  # rounds of entries against the same running service
     latency_gap: float = 0.8
     workers: int = 2
+    read_articles: int = 200_000  # the read group's generated database (bench/read.py)
+    read_repeats: int = 5
+    read_store_repeats: int = 3
 
     @property
     def articles(self) -> int:

@@ -2,7 +2,7 @@
 search index maintained, on PostgreSQL and SQLite.
 
     python -m bench.read [--articles 200000] [--repeats 5] [--postgres URL] [--output FILE]
-    python -m bench --only read          (the same, from the pipeline bench's command)
+    python -m bench --only read          (the same as rows 9 and 10 of the main table)
 
 The database: ``--articles`` articles generated from the corpus pages (trafilatura's
 evaluation set: the text of their paragraphs, language detected), each a window of 3-8
@@ -22,7 +22,7 @@ Measured, per backend, in this process through query/ (the code the CLI runs):
 - ``newsingest export --format jsonl`` as a child process (the real CLI, stdout to /dev/null)
   over ~50,000 and all articles: articles/s including start-up, peak RSS from ``wait4``;
 - the store row (bench row 6's method: workers.store.store_results, batches of 16, 20
-  entities per article, 1,008 articles) on a fresh database with the search index (triggers)
+  entities per article, 1,008 articles) on a fresh database with the search index maintained
   and without (triggers dropped), and the time to load those articles' texts, the write the
   index really costs (the store never rewrites title or text).
 """

@@ -38,6 +38,7 @@ class Result:
     top: list[float] = field(default_factory=list)
     exports: list[tuple[int, float, float, float]] = field(default_factory=list)
     store: dict[str, float] = field(default_factory=dict)
+    store_runs: dict[str, list[float]] = field(default_factory=dict)
 
 
 def measure_searches(url: str, gen: Generated, repeats: int, result: Result, log: Log) -> None:
@@ -111,8 +112,10 @@ def measure_export(
     child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
     assert child.stdout is not None
     lines = 0
+    peak = 0
     for chunk in iter(lambda: child.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
         lines += chunk.count(b"\n")
+        peak = max(peak, _peak_rss_kb(child.pid))
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -120,7 +123,20 @@ def measure_export(
     if child.returncode != 0:
         raise RuntimeError(f"export failed with exit code {child.returncode}")
     cpu = usage.ru_utime + usage.ru_stime
-    return lines, lines / elapsed, usage.ru_maxrss / 1024, lines / cpu if cpu else 0.0
+    # wait4's ru_maxrss keeps the high-water mark of the forked copy of this (larger)
+    # process from before the exec: the child's own is VmHWM, sampled while it runs.
+    return lines, lines / elapsed, (peak or usage.ru_maxrss) / 1024, lines / cpu if cpu else 0.0
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 @contextmanager
@@ -206,3 +222,4 @@ def measure_store(
                     engine.dispose()
             log(f"{backend} store {mode} run {r + 1}: {runs[f'store {mode}'][-1]:.0f} articles/s")
     result.store = {k: statistics.median(v) for k, v in runs.items()}
+    result.store_runs = runs

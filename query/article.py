@@ -67,8 +67,16 @@ def find_article_id(conn: Connection, ref: str) -> int:
 def entity_counts(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[EntityCount]]:
     """Each article's entities (most mentioned first), in one query for all of them."""
     out: dict[int, list[EntityCount]] = {i: [] for i in article_ids}
+    for article_id, label, name, key, count in entity_rows(conn, article_ids):
+        out[article_id].append(EntityCount(label, name, key, count))
+    return out
+
+
+def entity_rows(conn: Connection, article_ids: Sequence[int]) -> list[Any]:
+    """(article_id, label, name, key, count) of these articles' entities, in one query,
+    ordered by article, then most mentioned first."""
     if not article_ids:
-        return out
+        return []
     stmt = (
         sa.select(
             MENTION.c.article_id, ENTITY.c.label, ENTITY.c.name, ENTITY.c.key, MENTION.c.count
@@ -83,9 +91,7 @@ def entity_counts(conn: Connection, article_ids: Sequence[int]) -> dict[int, lis
         stmt = stmt.where(MENTION.c.article_id == sa.func.any(ids))
     else:
         stmt = stmt.where(MENTION.c.article_id.in_(list(article_ids)))
-    for article_id, label, name, key, count in conn.execute(stmt).all():
-        out[article_id].append(EntityCount(label, name, key, count))
-    return out
+    return list(conn.execute(stmt).all())
 
 
 DETAIL_FIELDS = (

@@ -11,33 +11,35 @@ pytestmark = [pytest.mark.integration, pytest.mark.corpus, pytest.mark.timeout(6
 SMOKE_ARTICLES = 2000  # what bench/__main__.py's --smoke asks bench/read.py for
 
 
-def test_read_smoke_run_writes_every_row(pages_corpus: Path, tmp_path: Path) -> None:
+def test_read_smoke_run_writes_every_row(
+    pages_corpus: Path, redis_url: str, test_model: str, tmp_path: Path
+) -> None:
     from bench.__main__ import main
     from tests.conftest import PG_ADMIN_URL, _postgres_admin_engine
 
     _postgres_admin_engine().dispose()  # skips (fails under CI) without PostgreSQL
     output = tmp_path / "read.md"
     try:
-        code = main(
-            ["--only", "read", "--smoke", "--postgres", PG_ADMIN_URL, "--output", str(output)]
-        )
+        args = ["--only", "read", "--smoke", "--postgres", PG_ADMIN_URL, "--redis", redis_url]
+        code = main([*args, "--model", test_model, "--output", str(output)])
     finally:
         forget_smoke_databases()
     assert code == 0
     text = output.read_text("utf-8")
     for backend in ("postgresql", "sqlite"):
         for row in (
-            "search, all 20 queries",
+            "search",
             "search: common word",
             "search: no match",
             "entities top --since 24h",
             "export --format jsonl",
-            "store row (row 6 method)",
+            "store row with the search index",
         ):
-            assert any(line.startswith(f"| {backend} | {row}") for line in text.splitlines()), (
+            assert any(f"| {backend}: {row} |" in line for line in text.splitlines()), (
                 backend,
                 row,
             )
+    assert "| 1 |" not in text  # the read group alone: no bound
 
 
 def forget_smoke_databases() -> None:
