@@ -181,5 +181,20 @@ def clean_text(text: str, *, title: str | None = None, rules: Sequence[str] = RU
     lines = text.split("\n")
     if "headline" in rules and title and lines and _same(lines[0], title):
         lines = lines[1:]
+    if "captions" in rules:
+        lines = [_without_trailing_credit(line) for line in lines]
     kept = [line for line in lines if not line.strip() or not any(c(line) for c in checks)]
     return "\n".join(kept).strip()
+
+
+#: a caption is at most this long before its credit; past it, the credit ends a line that also
+#: holds article text (trafilatura joins a figure to the paragraph before it), and only the
+#: credit goes, never the text
+_MAX_CAPTION_WORDS = 30
+
+
+def _without_trailing_credit(line: str) -> str:
+    found = _CREDIT.search(line)
+    if found is None or found.start() == 0 or _words(line[: found.start()]) <= _MAX_CAPTION_WORDS:
+        return line
+    return line[: found.start() + 1].rstrip()

@@ -48,7 +48,7 @@ def test_the_wheel_holds_the_runtime_packages_only(wheel_names: list[str]) -> No
     tops = {
         name.split("/")[0] for name in wheel_names if not name.split("/")[0].endswith(".dist-info")
     }
-    assert tops == {"newsingest", "ingest", "workers", "schemas"}
+    assert tops == {"newsingest", "ingest", "workers", "query", "schemas"}
 
 
 def test_the_model_building_tooling_is_not_in_the_wheel(wheel_names: list[str]) -> None:

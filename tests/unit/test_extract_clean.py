@@ -103,3 +103,19 @@ def test_no_rules_no_change_and_rule_names() -> None:
     assert clean_text(text, rules=()) == text
     assert set(DEFAULT_RULES) < set(RULES)
     assert clean_text(text) == BODY
+
+
+def test_a_credit_after_article_text_on_one_line_takes_only_itself() -> None:
+    # trafilatura joins <h1>, <p> and a <figure> caption of a short story into one line
+    line = (
+        "Story 2 Ukraine has not commented so far on the claim, which would represent the most "
+        "significant battlefield advance in nearly two years, according to officials in Kyiv "
+        "and analysts. A caption under the photo. Photograph: Agency"
+    )
+    out = clean_text(line, rules=("captions",))
+    assert out.startswith("Story 2 Ukraine has not commented")
+    assert "Photograph" not in out
+    # a caption alone still goes whole
+    assert (
+        clean_text("The bridge at dawn. Photograph: John Smith/Reuters", rules=("captions",)) == ""
+    )
