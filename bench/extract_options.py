@@ -43,14 +43,14 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bench._corpus import unpack
+from bench.extract_metadata import metadata_rows
 from ingest.extract import DEFAULT_OPTIONS, ExtractedArticle, ExtractOptions, extract_article
 from schemas.errors import NotAnArticle
 
@@ -236,83 +236,6 @@ def pick_winner(scores: Sequence[Scores]) -> Scores:
     best_f1 = max(s.metrics()[2] for s in scores)
     tied = [s for s in scores if s.metrics()[2] >= best_f1 - F1_TIE]
     return max(tied, key=lambda s: (s.pages_per_second, s.metrics()[2]))
-
-
-def _names(value: str | Iterable[str] | None) -> frozenset[str]:
-    """Author names for comparison: split on ; , & "and" "und", casefolded."""
-    parts = [value] if isinstance(value, str) else list(value or ())
-    names = set()
-    for part in parts:
-        for name in re.split(r"[;,&]|\b(?:und|and)\b", part):
-            name = " ".join(name.split()).casefold()
-            if name:
-                names.add(name)
-    return frozenset(names)
-
-
-def _text(value: str | None) -> str:
-    return " ".join((value or "").split()).casefold()
-
-
-Match = Callable[[Page, PageResult], bool]
-
-
-def metadata_rows(pages: Sequence[Page], results: Sequence[PageResult]) -> list[str]:
-    by_key = {r.key: r for r in results}
-
-    def pct(a: int, b: int) -> str:
-        return f"{a / b:.1%}" if b else "n/a"
-
-    def row(
-        name: str, truth: str, exact: Match, loose: Match, ours: Callable[[PageResult], object]
-    ) -> str:
-        with_gt = [p for p in pages if getattr(p, truth)]
-        no_gt = [p for p in pages if getattr(p, truth) == ""]
-        n_exact = sum(1 for p in with_gt if exact(p, by_key[p.key]))
-        n_loose = sum(1 for p in with_gt if loose(p, by_key[p.key]))
-        spurious = sum(1 for p in no_gt if ours(by_key[p.key]))
-        return (
-            f"| {name} | {len(with_gt)} | {pct(n_exact, len(with_gt))} | "
-            f"{pct(n_loose, len(with_gt))} | {len(no_gt)} | {pct(spurious, len(no_gt))} |"
-        )
-
-    def title_loose(p: Page, r: PageResult) -> bool:
-        ours, truth = _text(r.title), _text(p.title)
-        return bool(ours) and (truth in ours or ours in truth)
-
-    return [
-        row(
-            "title",
-            "title",
-            lambda p, r: _text(r.title) == _text(p.title),
-            title_loose,
-            lambda r: r.title,
-        ),
-        row(
-            "date",
-            "date",
-            lambda p, r: r.day == p.date,
-            lambda p, r: _days_apart(r.day, p.date) <= 1,
-            lambda r: r.day,
-        ),
-        row(
-            "author",
-            "author",
-            lambda p, r: _names(r.authors) == _names(p.author),
-            lambda p, r: bool(_names(r.authors) & _names(p.author)),
-            lambda r: r.authors,
-        ),
-    ]
-
-
-def _days_apart(ours: str | None, truth: str | None) -> int:
-    try:
-        return abs((date.fromisoformat(ours or "") - date.fromisoformat(truth or "")).days)
-    except ValueError:
-        return 1_000_000
-
-
-# --------------------------------------------------------------------------- runs
 
 
 def quality(pages: Sequence[Page], limit: int | None, workers: int) -> list[Scores]:

@@ -36,14 +36,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import nonarticles
+from bench.extract_metadata import _names, _text
 from bench.extract_options import (
     Page,
     PageResult,
     Scores,
     _init_worker,
-    _names,
     _run_key,
-    _text,
     count,
     eval_dir,
     load_pages,
